@@ -8,7 +8,7 @@ PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsentencepiece-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   python3 python3-grpcio python3-grpc-tools python3-jinja2 python3-numpy
-  prometheus
+  prometheus python3-yaml
 )
 
 missing=()
