@@ -10,11 +10,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/json.h"
 
 namespace inference {
 
 enum class QuantMethod { kNone, kAwqGemm };
 
+// AWQ "GEMM" only (the layout of shared/tools/awq_reference.py): 4 bits, zero point, any group size that divides
+// every linear's in_features. GEMV and other methods are rejected at load.
 struct QuantConfig {
   QuantMethod method = QuantMethod::kNone;
   int bits = 16;        // 4 for AWQ
@@ -46,5 +49,14 @@ struct ModelConfig {
 // Reads DIR/config.json, the quantization from config.json:quantization_config or DIR/quant_config.json, and
 // DIR/generation_config.json when present. Errors name the file and the field.
 [[nodiscard]] absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& dir);
+
+// The same from parsed documents. `quant` (quant_config.json) and `generation` may be null; `source` names the
+// config in error messages. Also checks the shape's consistency (heads divide evenly, the AWQ group size divides
+// every linear's in_features and 8 divides every out_features).
+[[nodiscard]] absl::StatusOr<ModelConfig> ParseModelConfig(const base::Json& config, const base::Json* quant,
+                                                           const base::Json* generation, const std::string& source);
+
+// config.json's quantization_config object for `quant` (AutoAWQ's spelling), e.g. when writing a checkpoint.
+base::Json QuantizationConfigJson(const QuantConfig& quant);
 
 }  // namespace inference
