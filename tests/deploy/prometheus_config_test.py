@@ -53,13 +53,13 @@ class PrometheusConfigTest(unittest.TestCase):
         job = copy.deepcopy(job)
         del job["kubernetes_sd_configs"]
         job["static_configs"] = [
-            pod_target(19401, "metrics-gateway", container="gateway"),
-            pod_target(19402, "metrics-template", container="template"),
-            pod_target(19403, "metrics-tokenizer", container="tokenizer"),
-            pod_target(19404, "metrics-generation", container="generation"),
+            pod_target(19401, "prom-gateway", container="gateway"),
+            pod_target(19402, "prom-template", container="template"),
+            pod_target(19403, "prom-tokenizer", container="tokenizer"),
+            pod_target(19404, "prom-generation", container="generation"),
             pod_target(50051, "grpc", container="gateway"),          # a gRPC port: not scraped
-            pod_target(19405, "metrics-other"),                      # an unknown process: not scraped
-            pod_target(19406, "metrics-gateway", app="something"),   # another app's pod: not scraped
+            pod_target(19405, "prom-other"),                      # an unknown process: not scraped
+            pod_target(19406, "prom-gateway", app="something"),   # another app's pod: not scraped
         ]
         cfg["scrape_configs"].append(job)
         with Prometheus(cfg) as prom:
