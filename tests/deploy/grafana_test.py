@@ -156,17 +156,17 @@ class DashboardTest(unittest.TestCase):
         self.assertTrue(has(r"awqserve_num_requests_waiting"))
         self.assertTrue(has(r"awqserve_num_requests_running"))
         self.assertTrue(has(r"awqserve_kv_cache_usage_perc"))
-        self.assertTrue(has(r'grpc_code=~"[A-Z_|]+"\}\[1m\]\)\) / sum by \(job\)'), "error ratio")
+        self.assertTrue(has(r'code=~"[A-Z_|]+"\}\[1m\]\)\) / sum by \(job\)'), "error ratio")
         # The dashboard, the alert and the catalogue count the same codes as server errors.
-        sources = {"dashboard": {c for e in exprs for c in re.findall(r'grpc_code=~"([A-Z_|]+)"', e)}}
+        sources = {"dashboard": {c for e in exprs for c in re.findall(r'code=~"([A-Z_|]+)"', e)}}
         with open(os.path.join(SOURCE, "deploy", "prometheus", "rules", "awqserve-alerts.yml")) as f:
-            sources["alert"] = set(re.findall(r'grpc_code=~"([A-Z_|]+)"', f.read()))
+            sources["alert"] = set(re.findall(r'code=~"([A-Z_|]+)"', f.read()))
         with open(CATALOGUE) as f:
             sources["catalogue"] = set(re.findall(r"client cannot fix by changing\s+its request: `([A-Z_|]+)`", f.read()))
         self.assertEqual([len(c) for c in sources.values()], [1, 1, 1], sources)
         self.assertEqual(len(set.union(*sources.values())), 1, sources)
-        self.assertTrue(has(r"histogram_quantile\(0.99, sum by \(le, job, grpc_method\) "
-                            r"\(rate\(awqserve_grpc_server_handling_seconds_bucket"), "per-service latency")
+        self.assertTrue(has(r"histogram_quantile\(0.99, sum by \(le, job, method\) "
+                            r"\(rate\(awqserve_rpc_duration_seconds_bucket"), "per-service latency")
 
 
 if __name__ == "__main__":

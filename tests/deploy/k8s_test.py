@@ -30,10 +30,8 @@ SERVER_KUSTOMIZATIONS = ["base", "overlays/gpu", "overlays/cpu"]
 # The processes and their ports (docs/metrics.md).
 PROCESSES = {"gateway": (50051, 9401), "template": (50052, 9402), "tokenizer": (50053, 9403),
              "generation": (50054, 9404)}
-READINESS_SERVICE = "awqserve.readiness"
-# The services' SIGTERM drain bound (services/common) and the gateway's preStop sleep: the grace period must
-# exceed both together, or the kubelet kills requests still being served.
-DRAIN_TIMEOUT_S = 30
+# services/common/service_host.h: kReadinessService, SERVING only once the process is warm.
+READINESS_SERVICE = "readiness"
 IANA_SVC_NAME = re.compile(r"^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -242,9 +240,15 @@ class CrossReferenceTest(unittest.TestCase):
             gpus = {b: gen["resources"][b].get("nvidia.com/gpu") for b in ("requests", "limits")}
             self.assertEqual(gpus, {"requests": None, "limits": None} if k == "overlays/cpu"
                              else {"requests": 1, "limits": 1})
-            gw = next(c for c in spec["containers"] if c["name"] == "gateway")
-            pre_stop = gw["lifecycle"]["preStop"]["sleep"]["seconds"]
-            self.assertGreater(spec["terminationGracePeriodSeconds"], pre_stop + DRAIN_TIMEOUT_S)
+            # The grace period covers each process' preStop sleep plus its drain, or the kubelet kills calls that
+            # are still being served.
+            for c in pod_containers(dep):
+                if c["name"] not in PROCESSES:
+                    continue
+                drain = re.fullmatch(r"(\d+)s", flag(c, "drain_timeout") or "")
+                self.assertIsNotNone(drain, f"{c['name']}: --drain_timeout=<N>s")
+                pre_stop = c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+                self.assertGreater(spec["terminationGracePeriodSeconds"], pre_stop + int(drain.group(1)), c["name"])
             np = one(objs, "NetworkPolicy")
             self.assertEqual(sorted(np["spec"]["policyTypes"]), ["Egress", "Ingress"])
             self.assertEqual(np["spec"]["egress"], [])
