@@ -1,0 +1,86 @@
+#include "services/gateway/downstream.h"
+
+#include "absl/strings/str_cat.h"
+#include "services/common/client_channel.h"
+
+namespace gateway {
+namespace {
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+}  // namespace
+
+const char* ServiceName(Service s) {
+  switch (s) {
+    case Service::kTemplate: return "template";
+    case Service::kTokenizer: return "tokenizer";
+    case Service::kGeneration: return "generation";
+  }
+  return "?";
+}
+
+Downstream ConnectDownstream(const std::string& template_addr, const std::string& tokenizer_addr,
+                             const std::string& generation_addr) {
+  Downstream d;
+  d.template_addr = template_addr;
+  d.tokenizer_addr = tokenizer_addr;
+  d.generation_addr = generation_addr;
+  d.prompt_template = awqserve::v1::PromptTemplate::NewStub(services::MakeChannel(template_addr));
+  d.tokenizer = awqserve::v1::Tokenizer::NewStub(services::MakeChannel(tokenizer_addr));
+  d.generation = awqserve::v1::Generation::NewStub(services::MakeChannel(generation_addr));
+  return d;
+}
+
+ModelInfo ToModelInfo(const awqserve::v1::GenerationInfo& info) {
+  ModelInfo m;
+  m.model = info.model();
+  m.context_length = info.context_length();
+  m.vocab_size = info.vocab_size();
+  m.eos_token_ids.assign(info.eos_token_ids().begin(), info.eos_token_ids().end());
+  if (info.max_tokens_cap() > 0) m.limits.max_tokens_cap = info.max_tokens_cap();
+  return m;
+}
+
+absl::Status DownstreamError(Service service, const std::string& addr, const grpc::Status& s) {
+  const std::string& msg = s.error_message();
+  switch (s.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return absl::InvalidArgumentError(service == Service::kTemplate ? absl::StrCat("messages: ", msg) : msg);
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return absl::ResourceExhaustedError(absl::StrCat(ServiceName(service), ": ", msg));
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return absl::DeadlineExceededError(
+          absl::StrCat("deadline exceeded while waiting for the ", ServiceName(service), " service"));
+    case grpc::StatusCode::CANCELLED:
+      return absl::CancelledError(absl::StrCat("cancelled (", ServiceName(service), " call): ", msg));
+    case grpc::StatusCode::UNAVAILABLE:
+      return absl::UnavailableError(
+          absl::StrCat(ServiceName(service), " service unavailable (", addr, "): ", msg));
+    default:
+      return absl::InternalError(absl::StrCat(ServiceName(service), " service failed (", addr, ") with ",
+                                              CodeName(s.error_code()), ": ", msg));
+  }
+}
+
+}  // namespace gateway
