@@ -1,0 +1,126 @@
+#include "services/common/metrics.h"
+
+#include <prometheus/exposer.h>
+
+#include <chrono>
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+
+namespace services {
+namespace {
+
+using grpc::experimental::InterceptionHookPoints;
+
+// Statuses are labelled as gRPC spells them ("INVALID_ARGUMENT"), as grpc-prometheus exporters do.
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+// One per call: counts it in flight from creation, and records code and latency when gRPC destroys it at the end
+// of the call. A call that ends without sending a status (the client went away) counts as CANCELLED.
+class RpcMetricsInterceptor : public grpc::experimental::Interceptor {
+ public:
+  RpcMetricsInterceptor(const ServerMetrics::RpcFamilies& families, std::string method)
+      : families_(families),
+        method_(std::move(method)),
+        start_(std::chrono::steady_clock::now()),
+        in_flight_(&families.in_flight->Add({{"method", method_}})) {
+    in_flight_->Increment();
+  }
+
+  ~RpcMetricsInterceptor() override {
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
+    families_.duration->Add({{"method", method_}}, LatencyBucketsSeconds()).Observe(elapsed.count());
+    families_.requests->Add({{"method", method_}, {"code", CodeName(code_)}}).Increment();
+    in_flight_->Decrement();
+  }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      code_ = methods->GetSendStatus().error_code();
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const ServerMetrics::RpcFamilies& families_;
+  const std::string method_;
+  const std::chrono::steady_clock::time_point start_;
+  prometheus::Gauge* in_flight_;
+  grpc::StatusCode code_ = grpc::StatusCode::CANCELLED;
+};
+
+class RpcMetricsFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit RpcMetricsFactory(const ServerMetrics::RpcFamilies& families) : families_(families) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
+    return new RpcMetricsInterceptor(families_, info->method() ? info->method() : "unknown");
+  }
+
+ private:
+  const ServerMetrics::RpcFamilies& families_;
+};
+
+}  // namespace
+
+const prometheus::Histogram::BucketBoundaries& LatencyBucketsSeconds() {
+  static const prometheus::Histogram::BucketBoundaries* buckets = new prometheus::Histogram::BucketBoundaries{
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60};
+  return *buckets;
+}
+
+ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  families_.requests = &prometheus::BuildCounter()
+                            .Name("awqserve_rpc_requests_total")
+                            .Help("gRPC calls finished, by method and status code")
+                            .Register(*registry_);
+  families_.duration = &prometheus::BuildHistogram()
+                            .Name("awqserve_rpc_duration_seconds")
+                            .Help("gRPC call latency from start to status, by method")
+                            .Register(*registry_);
+  families_.in_flight = &prometheus::BuildGauge()
+                             .Name("awqserve_rpc_requests_in_flight")
+                             .Help("gRPC calls started and not yet finished, by method")
+                             .Register(*registry_);
+}
+
+ServerMetrics::~ServerMetrics() = default;
+
+absl::Status ServerMetrics::Listen(const std::string& address) {
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("metrics_listen: cannot serve /metrics on '", address,
+                                                   "': ", e.what()));
+  }
+  exposer_->RegisterCollectable(registry_);
+  const std::vector<int> ports = exposer_->GetListeningPorts();
+  port_ = ports.empty() ? 0 : ports.front();
+  return absl::OkStatus();
+}
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> ServerMetrics::NewInterceptorFactory() {
+  return std::make_unique<RpcMetricsFactory>(families_);
+}
+
+}  // namespace services
