@@ -1,0 +1,815 @@
+#include "services/template/jinja/parser.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <initializer_list>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "services/template/jinja/absl_compat.h"
+#include "services/template/jinja/lexer.h"
+
+namespace jinja {
+namespace {
+
+using T = Token::Type;
+
+std::string Describe(const Token& t) {
+  switch (t.type) {
+    case T::kData:
+      return "template data";
+    case T::kVarBegin:
+      return "begin of print statement";
+    case T::kVarEnd:
+      return "end of print statement";
+    case T::kBlockBegin:
+      return "begin of statement block";
+    case T::kBlockEnd:
+      return "end of statement block";
+    case T::kEof:
+      return "end of template";
+    case T::kString:
+      return "string";
+    case T::kInt:
+    case T::kFloat:
+      return absl::StrCat("number ", t.text);
+    default:
+      return absl::StrCat("'", t.text, "'");
+  }
+}
+
+class Parser {
+ public:
+  Parser(std::vector<Token> tokens, int max_depth) : toks_(std::move(tokens)), max_depth_(max_depth) {}
+
+  absl::StatusOr<std::unique_ptr<Program>> Run() {
+    auto program = std::make_unique<Program>();
+    ASSIGN_OR_RETURN(program->body, ParseBody({}));
+    return program;
+  }
+
+ private:
+  const Token& Cur() const { return toks_[pos_]; }
+  const Token& Peek(size_t k = 1) const { return toks_[std::min(pos_ + k, toks_.size() - 1)]; }
+  bool IsOp(const char* op) const { return Cur().type == T::kOp && Cur().text == op; }
+  bool IsName(const char* n) const { return Cur().type == T::kName && Cur().text == n; }
+  absl::Status ErrorAt(const Token& t, std::string_view what) const {
+    return absl::InvalidArgumentError(
+        absl::StrCat("template syntax error: line ", t.line, ", column ", t.column, ": ", Sv(what)));
+  }
+  absl::Status Unexpected(std::string_view expected) const {
+    return ErrorAt(Cur(), absl::StrCat("Sv(expected) ", Sv(expected), ", got ", Describe(Cur())));
+  }
+  absl::Status ExpectOp(const char* op) {
+    if (!IsOp(op)) return Unexpected(absl::StrCat("'", op, "'"));
+    ++pos_;
+    return absl::OkStatus();
+  }
+  absl::Status ExpectBlockEnd() {
+    if (Cur().type != T::kBlockEnd) return Unexpected("end of statement block");
+    ++pos_;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> ExpectName() {
+    if (Cur().type != T::kName) return Unexpected("a name");
+    return toks_[pos_++].text;
+  }
+  absl::Status Enter() {
+    if (++depth_ > max_depth_)
+      return ErrorAt(Cur(), absl::StrCat("nesting deeper than the limit of ", max_depth_, " levels"));
+    return absl::OkStatus();
+  }
+  ExprPtr NewExpr(Expr::Kind kind, const Token& at) {
+    auto e = std::make_unique<Expr>();
+    e->kind = kind;
+    e->line = at.line;
+    e->column = at.column;
+    return e;
+  }
+  NodePtr NewNode(Node::Kind kind, const Token& at) {
+    auto n = std::make_unique<Node>();
+    n->kind = kind;
+    n->line = at.line;
+    n->column = at.column;
+    return n;
+  }
+
+  // ---- statements ---------------------------------------------------------------------------------------------
+  // Parses until a block whose first name is one of `ends` (left unconsumed) or the end of the template.
+  absl::StatusOr<Body> ParseBody(std::initializer_list<const char*> ends) {
+    RETURN_IF_ERROR(Enter());
+    Body body;
+    while (true) {
+      const Token& t = Cur();
+      if (t.type == T::kEof) {
+        if (ends.size() == 0) break;
+        return ErrorAt(t, absl::StrCat("unexpected end of template, expected '", *ends.begin(), "'"));
+      }
+      if (t.type == T::kData) {
+        auto n = NewNode(Node::Kind::kText, t);
+        n->text = t.text;
+        body.push_back(std::move(n));
+        ++pos_;
+      } else if (t.type == T::kVarBegin) {
+        auto n = NewNode(Node::Kind::kOutput, t);
+        ++pos_;
+        ASSIGN_OR_RETURN(n->expr, ParseTuple(false, true, {}));
+        if (Cur().type != T::kVarEnd) return Unexpected("end of print statement");
+        ++pos_;
+        body.push_back(std::move(n));
+      } else if (t.type == T::kBlockBegin) {
+        const Token& tag = Peek();
+        if (tag.type != T::kName) return ErrorAt(tag, "expected a statement name");
+        for (const char* e : ends)
+          if (tag.text == e) {
+            --depth_;
+            return body;
+          }
+        ++pos_;
+        ASSIGN_OR_RETURN(NodePtr n, ParseStatement());
+        if (n) body.push_back(std::move(n));
+      } else {
+        return ErrorAt(t, absl::StrCat("unexpected ", Describe(t)));
+      }
+    }
+    --depth_;
+    return body;
+  }
+
+  // Consumes `{% name` ... `%}` of an end tag.
+  absl::Status ExpectEnd(const char* name) {
+    ++pos_;  // block begin
+    if (!IsName(name)) return Unexpected(absl::StrCat("'", name, "'"));
+    ++pos_;
+    return ExpectBlockEnd();
+  }
+
+  absl::StatusOr<NodePtr> ParseStatement() {
+    const Token& t = Cur();
+    const std::string& tag = t.text;
+    ++pos_;
+    if (tag == "if") return ParseIf(t);
+    if (tag == "for") return ParseFor(t);
+    if (tag == "set") return ParseSet(t);
+    if (tag == "macro") return ParseMacro(t);
+    if (tag == "call") return ParseCallBlock(t);
+    if (tag == "filter") return ParseFilterBlock(t);
+    if (tag == "with") return ParseWith(t);
+    if (tag == "generation") {
+      auto n = NewNode(Node::Kind::kWith, t);
+      RETURN_IF_ERROR(ExpectBlockEnd());
+      ASSIGN_OR_RETURN(n->body, ParseBody({"endgeneration"}));
+      RETURN_IF_ERROR(ExpectEnd("endgeneration"));
+      return n;
+    }
+    if (tag == "break" || tag == "continue") {
+      if (loop_depth_ == 0) return ErrorAt(t, absl::StrCat("'", tag, "' outside of a loop"));
+      auto n = NewNode(tag == "break" ? Node::Kind::kBreak : Node::Kind::kContinue, t);
+      RETURN_IF_ERROR(ExpectBlockEnd());
+      return n;
+    }
+    return ErrorAt(t, absl::StrCat("encountered unknown or unexpected tag '", tag, "'"));
+  }
+
+  absl::StatusOr<NodePtr> ParseIf(const Token& at) {
+    auto n = NewNode(Node::Kind::kIf, at);
+    while (true) {
+      ASSIGN_OR_RETURN(ExprPtr cond, ParseTuple(false, true, {}));
+      RETURN_IF_ERROR(ExpectBlockEnd());
+      ASSIGN_OR_RETURN(Body body, ParseBody({"elif", "else", "endif"}));
+      n->branches.emplace_back(std::move(cond), std::move(body));
+      ++pos_;
+      const std::string which = Cur().text;
+      ++pos_;
+      if (which == "elif") continue;
+      if (which == "else") {
+        RETURN_IF_ERROR(ExpectBlockEnd());
+        ASSIGN_OR_RETURN(n->else_body, ParseBody({"endif"}));
+        RETURN_IF_ERROR(ExpectEnd("endif"));
+      } else {
+        RETURN_IF_ERROR(ExpectBlockEnd());
+      }
+      return n;
+    }
+  }
+
+  absl::StatusOr<std::vector<std::string>> ParseTargets(const char* end_name) {
+    std::vector<std::string> names;
+    const bool paren = IsOp("(");
+    if (paren) ++pos_;
+    while (true) {
+      ASSIGN_OR_RETURN(std::string name, ExpectName());
+      names.push_back(std::move(name));
+      if (!IsOp(",")) break;
+      ++pos_;
+      if ((end_name && IsName(end_name)) || IsOp("=") || IsOp(")")) break;
+    }
+    if (paren) RETURN_IF_ERROR(ExpectOp(")"));
+    return names;
+  }
+
+  absl::StatusOr<NodePtr> ParseFor(const Token& at) {
+    auto n = NewNode(Node::Kind::kFor, at);
+    ASSIGN_OR_RETURN(n->targets, ParseTargets("in"));
+    if (!IsName("in")) return Unexpected("'in'");
+    ++pos_;
+    ASSIGN_OR_RETURN(n->expr, ParseTuple(false, false, {"recursive"}));
+    if (IsName("if")) {
+      ++pos_;
+      ASSIGN_OR_RETURN(n->cond, ParseExpression(true));
+    }
+    if (IsName("recursive")) return ErrorAt(Cur(), "recursive loops are not supported");
+    RETURN_IF_ERROR(ExpectBlockEnd());
+    ++loop_depth_;
+    ASSIGN_OR_RETURN(n->body, ParseBody({"endfor", "else"}));
+    --loop_depth_;
+    ++pos_;
+    if (Cur().text == "else") {
+      ++pos_;
+      RETURN_IF_ERROR(ExpectBlockEnd());
+      ASSIGN_OR_RETURN(n->else_body, ParseBody({"endfor"}));
+      RETURN_IF_ERROR(ExpectEnd("endfor"));
+    } else {
+      ++pos_;
+      RETURN_IF_ERROR(ExpectBlockEnd());
+    }
+    return n;
+  }
+
+  absl::StatusOr<NodePtr> ParseSet(const Token& at) {
+    if (Cur().type == T::kName && Peek().type == T::kOp && Peek().text == "." && Peek(2).type == T::kName) {
+      auto n = NewNode(Node::Kind::kSetAttr, at);
+      n->targets = {Cur().text, Peek(2).text};
+      pos_ += 3;
+      RETURN_IF_ERROR(ExpectOp("="));
+      ASSIGN_OR_RETURN(n->expr, ParseTuple(false, true, {}));
+      RETURN_IF_ERROR(ExpectBlockEnd());
+      return n;
+    }
+    ASSIGN_OR_RETURN(std::vector<std::string> targets, ParseTargets(nullptr));
+    if (IsOp("=")) {
+      ++pos_;
+      auto n = NewNode(Node::Kind::kSet, at);
+      n->targets = std::move(targets);
+      ASSIGN_OR_RETURN(n->expr, ParseTuple(false, true, {}));
+      RETURN_IF_ERROR(ExpectBlockEnd());
+      return n;
+    }
+    if (targets.size() != 1) return Unexpected("'='");
+    auto n = NewNode(Node::Kind::kBlockSet, at);
+    n->targets = std::move(targets);
+    RETURN_IF_ERROR(ParseFilterChain(n->filters));
+    RETURN_IF_ERROR(ExpectBlockEnd());
+    ASSIGN_OR_RETURN(n->body, ParseBody({"endset"}));
+    RETURN_IF_ERROR(ExpectEnd("endset"));
+    return n;
+  }
+
+  // `| f(args) | g` with null subjects, for block set and filter blocks.
+  absl::Status ParseFilterChain(std::vector<ExprPtr>& out, bool require_first = false) {
+    bool first = true;
+    while (IsOp("|") || (require_first && first)) {
+      if (!(require_first && first)) ++pos_;
+      first = false;
+      ASSIGN_OR_RETURN(ExprPtr f, ParseFilter(nullptr));
+      out.push_back(std::move(f));
+    }
+    return absl::OkStatus();
+  }
+
+  // (a, b=default, ...)
+  absl::Status ParseSignature(Node& n) {
+    RETURN_IF_ERROR(ExpectOp("("));
+    while (!IsOp(")")) {
+      if (!n.targets.empty()) RETURN_IF_ERROR(ExpectOp(","));
+      if (IsOp(")")) break;
+      ASSIGN_OR_RETURN(std::string name, ExpectName());
+      n.targets.push_back(std::move(name));
+      ExprPtr def;
+      if (IsOp("=")) {
+        ++pos_;
+        ASSIGN_OR_RETURN(def, ParseExpression(true));
+      } else if (!n.values.empty() && n.values.back()) {
+        return ErrorAt(Cur(), "non-default argument follows default argument");
+      }
+      n.values.push_back(std::move(def));
+    }
+    ++pos_;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<NodePtr> ParseMacro(const Token& at) {
+    auto n = NewNode(Node::Kind::kMacro, at);
+    ASSIGN_OR_RETURN(n->name, ExpectName());
+    RETURN_IF_ERROR(ParseSignature(*n));
+    RETURN_IF_ERROR(ExpectBlockEnd());
+    const int saved_loops = loop_depth_;
+    loop_depth_ = 0;
+    ASSIGN_OR_RETURN(n->body, ParseBody({"endmacro"}));
+    loop_depth_ = saved_loops;
+    RETURN_IF_ERROR(ExpectEnd("endmacro"));
+    return n;
+  }
+
+  absl::StatusOr<NodePtr> ParseCallBlock(const Token& at) {
+    auto n = NewNode(Node::Kind::kCallBlock, at);
+    if (IsOp("(")) RETURN_IF_ERROR(ParseSignature(*n));
+    ASSIGN_OR_RETURN(n->expr, ParseExpression(true));
+    if (n->expr->kind != Expr::Kind::kCall) return ErrorAt(at, "expected call");
+    RETURN_IF_ERROR(ExpectBlockEnd());
+    ASSIGN_OR_RETURN(n->body, ParseBody({"endcall"}));
+    RETURN_IF_ERROR(ExpectEnd("endcall"));
+    return n;
+  }
+
+  absl::StatusOr<NodePtr> ParseFilterBlock(const Token& at) {
+    auto n = NewNode(Node::Kind::kFilterBlock, at);
+    RETURN_IF_ERROR(ParseFilterChain(n->filters, /*require_first=*/true));
+    RETURN_IF_ERROR(ExpectBlockEnd());
+    ASSIGN_OR_RETURN(n->body, ParseBody({"endfilter"}));
+    RETURN_IF_ERROR(ExpectEnd("endfilter"));
+    return n;
+  }
+
+  absl::StatusOr<NodePtr> ParseWith(const Token& at) {
+    auto n = NewNode(Node::Kind::kWith, at);
+    while (Cur().type != T::kBlockEnd) {
+      if (!n->targets.empty()) RETURN_IF_ERROR(ExpectOp(","));
+      ASSIGN_OR_RETURN(std::string name, ExpectName());
+      RETURN_IF_ERROR(ExpectOp("="));
+      ASSIGN_OR_RETURN(ExprPtr value, ParseExpression(true));
+      n->targets.push_back(std::move(name));
+      n->values.push_back(std::move(value));
+    }
+    ++pos_;
+    ASSIGN_OR_RETURN(n->body, ParseBody({"endwith"}));
+    RETURN_IF_ERROR(ExpectEnd("endwith"));
+    return n;
+  }
+
+  // ---- expressions --------------------------------------------------------------------------------------------
+  bool IsTupleEnd(std::initializer_list<const char*> extra) const {
+    const Token& t = Cur();
+    if (t.type == T::kVarEnd || t.type == T::kBlockEnd || t.type == T::kEof) return true;
+    if (t.type == T::kOp && t.text == ")") return true;
+    if (t.type == T::kName)
+      for (const char* e : extra)
+        if (t.text == e) return true;
+    return false;
+  }
+
+  absl::StatusOr<ExprPtr> ParseTuple(bool explicit_parens, bool with_condexpr,
+                                     std::initializer_list<const char*> extra_end) {
+    const Token& at = Cur();
+    std::vector<ExprPtr> items;
+    bool is_tuple = false;
+    while (true) {
+      if (!items.empty()) RETURN_IF_ERROR(ExpectOp(","));
+      if (IsTupleEnd(extra_end) || (with_condexpr == false && IsName("if"))) break;
+      ASSIGN_OR_RETURN(ExprPtr e, ParseExpression(with_condexpr));
+      items.push_back(std::move(e));
+      if (IsOp(","))
+        is_tuple = true;
+      else
+        break;
+    }
+    if (!is_tuple) {
+      if (!items.empty()) return std::move(items[0]);
+      if (!explicit_parens) return Unexpected("an expression");
+    }
+    auto t = NewExpr(Expr::Kind::kTuple, at);
+    t->kids = std::move(items);
+    return t;
+  }
+
+  absl::StatusOr<ExprPtr> ParseExpression(bool with_condexpr) {
+    RETURN_IF_ERROR(Enter());
+    absl::StatusOr<ExprPtr> e = with_condexpr ? ParseCondExpr() : ParseOr();
+    --depth_;
+    return e;
+  }
+
+  absl::StatusOr<ExprPtr> ParseCondExpr() {
+    ASSIGN_OR_RETURN(ExprPtr expr, ParseOr());
+    while (IsName("if")) {
+      const Token& at = Cur();
+      ++pos_;
+      auto c = NewExpr(Expr::Kind::kCond, at);
+      ASSIGN_OR_RETURN(ExprPtr cond, ParseOr());
+      ExprPtr otherwise;
+      if (IsName("else")) {
+        ++pos_;
+        ASSIGN_OR_RETURN(otherwise, ParseExpression(true));
+      }
+      c->kids.push_back(std::move(cond));
+      c->kids.push_back(std::move(expr));
+      c->kids.push_back(std::move(otherwise));
+      expr = std::move(c);
+    }
+    return expr;
+  }
+
+  absl::StatusOr<ExprPtr> Binary(Expr::Kind kind, const Token& at, ExprPtr a, ExprPtr b) {
+    auto e = NewExpr(kind, at);
+    e->kids.push_back(std::move(a));
+    e->kids.push_back(std::move(b));
+    return e;
+  }
+
+  absl::StatusOr<ExprPtr> ParseOr() {
+    ASSIGN_OR_RETURN(ExprPtr left, ParseAnd());
+    while (IsName("or")) {
+      const Token& at = Cur();
+      ++pos_;
+      ASSIGN_OR_RETURN(ExprPtr right, ParseAnd());
+      ASSIGN_OR_RETURN(left, Binary(Expr::Kind::kOr, at, std::move(left), std::move(right)));
+    }
+    return left;
+  }
+
+  absl::StatusOr<ExprPtr> ParseAnd() {
+    ASSIGN_OR_RETURN(ExprPtr left, ParseNot());
+    while (IsName("and")) {
+      const Token& at = Cur();
+      ++pos_;
+      ASSIGN_OR_RETURN(ExprPtr right, ParseNot());
+      ASSIGN_OR_RETURN(left, Binary(Expr::Kind::kAnd, at, std::move(left), std::move(right)));
+    }
+    return left;
+  }
+
+  absl::StatusOr<ExprPtr> ParseNot() {
+    if (IsName("not")) {
+      const Token& at = Cur();
+      ++pos_;
+      RETURN_IF_ERROR(Enter());
+      ASSIGN_OR_RETURN(ExprPtr x, ParseNot());
+      --depth_;
+      auto e = NewExpr(Expr::Kind::kNot, at);
+      e->kids.push_back(std::move(x));
+      return e;
+    }
+    return ParseCompare();
+  }
+
+  absl::StatusOr<ExprPtr> ParseCompare() {
+    const Token& at = Cur();
+    ASSIGN_OR_RETURN(ExprPtr first, ParseMath1());
+    ExprPtr cmp;
+    while (true) {
+      CmpOp op;
+      const Token& t = Cur();
+      if (t.type == T::kOp && t.text == "==")
+        op = CmpOp::kEq;
+      else if (t.type == T::kOp && t.text == "!=")
+        op = CmpOp::kNe;
+      else if (t.type == T::kOp && t.text == "<")
+        op = CmpOp::kLt;
+      else if (t.type == T::kOp && t.text == "<=")
+        op = CmpOp::kLe;
+      else if (t.type == T::kOp && t.text == ">")
+        op = CmpOp::kGt;
+      else if (t.type == T::kOp && t.text == ">=")
+        op = CmpOp::kGe;
+      else if (IsName("in"))
+        op = CmpOp::kIn;
+      else if (IsName("not") && Peek().type == T::kName && Peek().text == "in") {
+        op = CmpOp::kNotIn;
+        ++pos_;
+      } else
+        break;
+      ++pos_;
+      if (!cmp) {
+        cmp = NewExpr(Expr::Kind::kCompare, at);
+        cmp->kids.push_back(std::move(first));
+      }
+      ASSIGN_OR_RETURN(ExprPtr operand, ParseMath1());
+      cmp->kids.push_back(std::move(operand));
+      cmp->cmp_ops.push_back(op);
+    }
+    return cmp ? std::move(cmp) : std::move(first);
+  }
+
+  absl::StatusOr<ExprPtr> BinOpExpr(const Token& at, BinOp op, ExprPtr a, ExprPtr b) {
+    auto e = NewExpr(Expr::Kind::kBinary, at);
+    e->bin_op = op;
+    e->kids.push_back(std::move(a));
+    e->kids.push_back(std::move(b));
+    return e;
+  }
+
+  absl::StatusOr<ExprPtr> ParseMath1() {
+    ASSIGN_OR_RETURN(ExprPtr left, ParseConcat());
+    while (IsOp("+") || IsOp("-")) {
+      const Token& at = Cur();
+      const BinOp op = at.text == "+" ? BinOp::kAdd : BinOp::kSub;
+      ++pos_;
+      ASSIGN_OR_RETURN(ExprPtr right, ParseConcat());
+      ASSIGN_OR_RETURN(left, BinOpExpr(at, op, std::move(left), std::move(right)));
+    }
+    return left;
+  }
+
+  absl::StatusOr<ExprPtr> ParseConcat() {
+    ASSIGN_OR_RETURN(ExprPtr left, ParseMath2());
+    while (IsOp("~")) {
+      const Token& at = Cur();
+      ++pos_;
+      ASSIGN_OR_RETURN(ExprPtr right, ParseMath2());
+      ASSIGN_OR_RETURN(left, BinOpExpr(at, BinOp::kConcat, std::move(left), std::move(right)));
+    }
+    return left;
+  }
+
+  absl::StatusOr<ExprPtr> ParseMath2() {
+    ASSIGN_OR_RETURN(ExprPtr left, ParsePow());
+    while (IsOp("*") || IsOp("/") || IsOp("//") || IsOp("%")) {
+      const Token& at = Cur();
+      const BinOp op = at.text == "*"    ? BinOp::kMul
+                       : at.text == "/"  ? BinOp::kDiv
+                       : at.text == "//" ? BinOp::kFloorDiv
+                                         : BinOp::kMod;
+      ++pos_;
+      ASSIGN_OR_RETURN(ExprPtr right, ParsePow());
+      ASSIGN_OR_RETURN(left, BinOpExpr(at, op, std::move(left), std::move(right)));
+    }
+    return left;
+  }
+
+  absl::StatusOr<ExprPtr> ParsePow() {
+    ASSIGN_OR_RETURN(ExprPtr left, ParseUnary(true));
+    while (IsOp("**")) {
+      const Token& at = Cur();
+      ++pos_;
+      ASSIGN_OR_RETURN(ExprPtr right, ParseUnary(true));
+      ASSIGN_OR_RETURN(left, BinOpExpr(at, BinOp::kPow, std::move(left), std::move(right)));
+    }
+    return left;
+  }
+
+  absl::StatusOr<ExprPtr> ParseUnary(bool with_filter) {
+    RETURN_IF_ERROR(Enter());
+    ExprPtr node;
+    if (IsOp("-") || IsOp("+")) {
+      const Token& at = Cur();
+      ++pos_;
+      node = NewExpr(at.text == "-" ? Expr::Kind::kNeg : Expr::Kind::kPos, at);
+      ASSIGN_OR_RETURN(ExprPtr x, ParseUnary(false));
+      node->kids.push_back(std::move(x));
+    } else {
+      ASSIGN_OR_RETURN(node, ParsePrimary());
+    }
+    ASSIGN_OR_RETURN(node, ParsePostfix(std::move(node)));
+    if (with_filter) {
+      ASSIGN_OR_RETURN(node, ParseFilterExpr(std::move(node)));
+    }
+    --depth_;
+    return node;
+  }
+
+  absl::StatusOr<ExprPtr> ParsePrimary() {
+    const Token& t = Cur();
+    if (t.type == T::kName) {
+      ++pos_;
+      auto e = NewExpr(Expr::Kind::kLiteral, t);
+      if (t.text == "true" || t.text == "True")
+        e->literal = Value::Bool(true);
+      else if (t.text == "false" || t.text == "False")
+        e->literal = Value::Bool(false);
+      else if (t.text == "none" || t.text == "None")
+        e->literal = Value::None();
+      else {
+        e->kind = Expr::Kind::kName;
+        e->name = t.text;
+      }
+      return e;
+    }
+    if (t.type == T::kString) {
+      std::string s;
+      while (Cur().type == T::kString) s += toks_[pos_++].text;
+      auto e = NewExpr(Expr::Kind::kLiteral, t);
+      e->literal = Value::String(std::move(s), /*trusted=*/true);
+      return e;
+    }
+    if (t.type == T::kInt || t.type == T::kFloat) {
+      ++pos_;
+      auto e = NewExpr(Expr::Kind::kLiteral, t);
+      if (t.type == T::kFloat) {
+        e->literal = Value::Float(std::strtod(t.text.c_str(), nullptr));
+      } else {
+        int base = 10;
+        std::string_view digits = t.text;
+        if (digits.size() > 2 && digits[0] == '0' && std::isalpha(static_cast<unsigned char>(digits[1]))) {
+          const char b = static_cast<char>(std::tolower(digits[1]));
+          base = b == 'x' ? 16 : b == 'o' ? 8 : 2;
+          digits.remove_prefix(2);
+        }
+        int64_t v = 0;
+        auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
+        if (ec != std::errc()) return ErrorAt(t, "integer literal out of range");
+        e->literal = Value::Int(v);
+      }
+      return e;
+    }
+    if (IsOp("(")) {
+      ++pos_;
+      ASSIGN_OR_RETURN(ExprPtr e, ParseTuple(true, true, {}));
+      RETURN_IF_ERROR(ExpectOp(")"));
+      return e;
+    }
+    if (IsOp("[")) {
+      auto e = NewExpr(Expr::Kind::kList, t);
+      ++pos_;
+      while (!IsOp("]")) {
+        if (!e->kids.empty()) RETURN_IF_ERROR(ExpectOp(","));
+        if (IsOp("]")) break;
+        ASSIGN_OR_RETURN(ExprPtr item, ParseExpression(true));
+        e->kids.push_back(std::move(item));
+      }
+      ++pos_;
+      return e;
+    }
+    if (IsOp("{")) {
+      auto e = NewExpr(Expr::Kind::kDict, t);
+      ++pos_;
+      while (!IsOp("}")) {
+        if (!e->kids.empty()) RETURN_IF_ERROR(ExpectOp(","));
+        if (IsOp("}")) break;
+        ASSIGN_OR_RETURN(ExprPtr key, ParseExpression(true));
+        RETURN_IF_ERROR(ExpectOp(":"));
+        ASSIGN_OR_RETURN(ExprPtr value, ParseExpression(true));
+        e->kids.push_back(std::move(key));
+        e->kids.push_back(std::move(value));
+      }
+      ++pos_;
+      return e;
+    }
+    return ErrorAt(t, absl::StrCat("unexpected ", Describe(t)));
+  }
+
+  absl::StatusOr<ExprPtr> ParsePostfix(ExprPtr node) {
+    while (true) {
+      const Token& at = Cur();
+      if (IsOp(".")) {
+        ++pos_;
+        if (Cur().type == T::kName) {
+          auto e = NewExpr(Expr::Kind::kGetattr, at);
+          e->name = toks_[pos_++].text;
+          e->kids.push_back(std::move(node));
+          node = std::move(e);
+        } else if (Cur().type == T::kInt) {
+          auto e = NewExpr(Expr::Kind::kGetitem, at);
+          auto idx = NewExpr(Expr::Kind::kLiteral, Cur());
+          idx->literal = Value::Int(std::strtoll(toks_[pos_++].text.c_str(), nullptr, 10));
+          e->kids.push_back(std::move(node));
+          e->kids.push_back(std::move(idx));
+          node = std::move(e);
+        } else {
+          return Unexpected("name or number");
+        }
+      } else if (IsOp("[")) {
+        ++pos_;
+        ASSIGN_OR_RETURN(node, ParseSubscript(std::move(node), at));
+      } else if (IsOp("(")) {
+        ASSIGN_OR_RETURN(node, ParseCall(std::move(node), Expr::Kind::kCall, at));
+      } else {
+        return node;
+      }
+    }
+  }
+
+  absl::StatusOr<ExprPtr> ParseSubscript(ExprPtr obj, const Token& at) {
+    ExprPtr parts[3];
+    bool is_slice = false;
+    for (int i = 0; i < 3; ++i) {
+      if (i > 0) {
+        if (!IsOp(":")) break;
+        ++pos_;
+        is_slice = true;
+      }
+      if (!IsOp(":") && !IsOp("]")) {
+        ASSIGN_OR_RETURN(parts[i], i == 0 ? ParseTuple(false, true, {}) : ParseExpression(true));
+      }
+    }
+    RETURN_IF_ERROR(ExpectOp("]"));
+    auto e = NewExpr(is_slice ? Expr::Kind::kSlice : Expr::Kind::kGetitem, at);
+    e->kids.push_back(std::move(obj));
+    if (!is_slice && !parts[0]) return ErrorAt(at, "expected a subscript");
+    e->kids.push_back(std::move(parts[0]));
+    if (is_slice) {
+      e->kids.push_back(std::move(parts[1]));
+      e->kids.push_back(std::move(parts[2]));
+    }
+    return e;
+  }
+
+  // `(` args `)` appended to an expression whose kids[0] is the subject (or callee).
+  absl::StatusOr<ExprPtr> ParseCall(ExprPtr subject, Expr::Kind kind, const Token& at) {
+    auto e = NewExpr(kind, at);
+    e->kids.push_back(std::move(subject));
+    return ParseArgs(std::move(e));
+  }
+
+  absl::StatusOr<ExprPtr> ParseArgs(ExprPtr e) {
+    RETURN_IF_ERROR(ExpectOp("("));
+    bool first = true;
+    while (!IsOp(")")) {
+      if (!first) RETURN_IF_ERROR(ExpectOp(","));
+      first = false;
+      if (IsOp(")")) break;
+      if (Cur().type == T::kName && Peek().type == T::kOp && Peek().text == "=") {
+        std::string name = toks_[pos_].text;
+        pos_ += 2;
+        ASSIGN_OR_RETURN(ExprPtr v, ParseExpression(true));
+        e->kwargs.emplace_back(std::move(name), std::move(v));
+      } else {
+        if (!e->kwargs.empty()) return ErrorAt(Cur(), "positional argument follows keyword argument");
+        ASSIGN_OR_RETURN(ExprPtr v, ParseExpression(true));
+        e->kids.push_back(std::move(v));
+      }
+    }
+    ++pos_;
+    return e;
+  }
+
+  absl::StatusOr<ExprPtr> ParseFilter(ExprPtr subject) {
+    const Token& at = Cur();
+    ASSIGN_OR_RETURN(std::string name, ExpectName());
+    FilterFn fn = FindFilter(name);
+    if (fn == nullptr) return ErrorAt(at, absl::StrCat("no filter named '", name, "'"));
+    ExprPtr e;
+    if (IsOp("(")) {
+      ASSIGN_OR_RETURN(e, ParseCall(std::move(subject), Expr::Kind::kFilter, at));
+    } else {
+      e = NewExpr(Expr::Kind::kFilter, at);
+      e->kids.push_back(std::move(subject));
+    }
+    e->name = std::move(name);
+    e->filter = fn;
+    return e;
+  }
+
+  absl::StatusOr<ExprPtr> ParseFilterExpr(ExprPtr node) {
+    while (true) {
+      if (IsOp("|")) {
+        ++pos_;
+        ASSIGN_OR_RETURN(node, ParseFilter(std::move(node)));
+      } else if (IsName("is")) {
+        ++pos_;
+        ASSIGN_OR_RETURN(node, ParseTest(std::move(node)));
+      } else if (IsOp("(")) {
+        ASSIGN_OR_RETURN(node, ParseCall(std::move(node), Expr::Kind::kCall, Cur()));
+      } else {
+        return node;
+      }
+    }
+  }
+
+  absl::StatusOr<ExprPtr> ParseTest(ExprPtr subject) {
+    const Token& at = Cur();
+    bool negated = false;
+    if (IsName("not")) {
+      negated = true;
+      ++pos_;
+    }
+    ASSIGN_OR_RETURN(std::string name, ExpectName());
+    TestFn fn = FindTest(name);
+    if (fn == nullptr) return ErrorAt(at, absl::StrCat("no test named '", name, "'"));
+    ExprPtr e;
+    if (IsOp("(")) {
+      ASSIGN_OR_RETURN(e, ParseCall(std::move(subject), Expr::Kind::kTest, at));
+    } else {
+      e = NewExpr(Expr::Kind::kTest, at);
+      e->kids.push_back(std::move(subject));
+      const Token& c = Cur();
+      const bool arg_start = c.type == T::kName || c.type == T::kString || c.type == T::kInt || c.type == T::kFloat ||
+                             (c.type == T::kOp && (c.text == "(" || c.text == "[" || c.text == "{"));
+      if (arg_start && !IsName("else") && !IsName("or") && !IsName("and")) {
+        if (IsName("is")) return ErrorAt(c, "you cannot chain multiple tests with is");
+        ASSIGN_OR_RETURN(ExprPtr arg, ParsePrimary());
+        ASSIGN_OR_RETURN(arg, ParsePostfix(std::move(arg)));
+        e->kids.push_back(std::move(arg));
+      }
+    }
+    e->name = std::move(name);
+    e->test = fn;
+    e->negated = negated;
+    return e;
+  }
+
+  std::vector<Token> toks_;
+  size_t pos_ = 0;
+  int max_depth_;
+  int depth_ = 0;
+  int loop_depth_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Program>> Parse(std::string_view source, int max_depth) {
+  ASSIGN_OR_RETURN(std::vector<Token> tokens, Lex(source));
+  Parser parser(std::move(tokens), max_depth);
+  return parser.Run();
+}
+
+}  // namespace jinja
