@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "inference/model/checkpoint_tools.h"
 #include "inference/model/dtype.h"
+#include "inference/model/inspect.h"
 #include "inference/model/safetensors.h"
 #include "inference/model/weights.h"
 #include "tests/unit/inference/test_dir.h"
@@ -162,6 +163,29 @@ TEST(SynthTest, Mistral7bAwqLayoutBindsAgainstTheRealConfig) {
   EXPECT_EQ(w->layers[31].down_proj.scales->shape, std::vector<int64_t>({14336 / 128, 4096}));
   EXPECT_EQ(w->layers[0].k_proj.qzeros->shape, std::vector<int64_t>({4096 / 128, 1024 / 8}));
   EXPECT_EQ(w->checkpoint->total_bytes(), data);
+}
+
+TEST(InspectTest, ReportsConfigTensorsAndVerdict) {
+  InspectResult r = InspectCheckpoint(SharedAsset("awq-tiny-mistral"));
+  EXPECT_TRUE(r.valid) << r.report;
+  for (const char* line : {"config: MistralForCausalLM (mistral)", "sliding_window 32",
+                           "quantization: AWQ GEMM, 4 bit, group 128, zero point", "tensors: 49, 16589568 bytes",
+                           "  I32  [384, 16]               24576  model.layers.0.mlp.down_proj.qweight\n",
+                           "verdict: valid\n"}) {
+    EXPECT_TRUE(absl::StrContains(r.report, line)) << "'" << line << "' not in:\n" << r.report.substr(0, 2000);
+  }
+}
+
+TEST(InspectTest, ReportsInvalidCheckpoint) {
+  TempDir dir;
+  testing::CopyAsset("tiny-stories", dir.path(), {"config.json"});
+  const std::string bytes = testing::ReadBytes(SharedAsset("tiny-stories/model.safetensors"));
+  testing::WriteBytes(dir.File("model.safetensors"), bytes.substr(0, bytes.size() - 4));
+  InspectResult r = InspectCheckpoint(dir.path());
+  EXPECT_FALSE(r.valid);
+  EXPECT_TRUE(absl::StrContains(r.report, "config: MistralForCausalLM")) << r.report;
+  EXPECT_TRUE(absl::StrContains(r.report, "verdict: INVALID: ")) << r.report;
+  EXPECT_TRUE(absl::StrContains(r.report, "lm_head.weight")) << r.report;
 }
 
 }  // namespace
