@@ -226,7 +226,8 @@ absl::StatusOr<Value> FRound(Interpreter&, CallArgs& c) {
   const double scale = std::pow(10.0, static_cast<double>(a[1].AsInt()));
   double x = a[0].AsFloat() * scale;
   const std::string& method = a[2].ToText();
-  x = method == "ceil" ? std::ceil(x) : method == "floor" ? std::floor(x) : std::round(x);
+  // Python's round() rounds half to even; nearbyint does so in the default rounding mode.
+  x = method == "ceil" ? std::ceil(x) : method == "floor" ? std::floor(x) : std::nearbyint(x);
   return Value::Float(x / scale);
 }
 
@@ -250,6 +251,8 @@ absl::StatusOr<Value> FAttr(Interpreter&, CallArgs& c) {
   Args a;
   RETURN_IF_ERROR(Bind("attr", c, {{"name", Value()}}, a));
   if (!a[1].is_string()) return TypeError("attr: name must be a string");
+  // Attribute lookup only: a dict's keys are items, not attributes.
+  if (a[0].is_dict()) return Value::Undefined(absl::StrCat("'dict object' has no attribute '", a[1].str(), "'"));
   return GetAttr(a[0], a[1].str());
 }
 

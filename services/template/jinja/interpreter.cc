@@ -292,7 +292,7 @@ absl::StatusOr<Value> Interpreter::CallMacro(const MacroCallable& macro, CallArg
       scope->Set(n.targets[i], Value::Undefined(absl::StrCat("parameter '", n.targets[i], "' was not provided")));
     }
   }
-  scope->Set("varargs", Value::MakeList(std::move(varargs)));
+  scope->Set("varargs", Value::MakeTuple(std::move(varargs)));
   scope->Set("kwargs", Value::MakeDict(std::move(kwargs)));
   ++call_depth_;
   PString out;
