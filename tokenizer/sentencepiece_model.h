@@ -1,7 +1,9 @@
 // The one doorway to the SentencePiece library: loads a serialized model, encodes text to ids, and exposes the
-// vocabulary as plain data. This header deliberately includes neither sentencepiece_processor.h nor Abseil:
-// Debian's sentencepiece header declares its own absl::string_view, which clashes with real Abseil in one
-// translation unit, so only sentencepiece_model.cc includes it.
+// vocabulary as plain data. Neither this header nor its .cc includes sentencepiece_processor.h: the library lives
+// in a separate module (libawq_sentencepiece.so, built from sentencepiece_module.cc) that is loaded with
+// dlopen(RTLD_LOCAL | RTLD_DEEPBIND), because Debian's libsentencepiece exports its own protobuf-lite 3.14, which
+// breaks gRPC's libprotobuf 3.21 (and vice versa) when both are linked into one program. The module is looked for
+// at $AWQSERVE_SENTENCEPIECE_MODULE, next to the executable, in ../lib relative to it, then at its build path.
 //
 // Ownership: a SentencePieceModel owns its processor; create it with Load and keep it alive while used.
 // Thread-safety: immutable after Load; EncodeIds, DecodeIds and the accessors may be called concurrently.
@@ -18,10 +20,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-namespace sentencepiece {
-class SentencePieceProcessor;
-}
 
 namespace tokenizer {
 
@@ -67,8 +65,8 @@ class SentencePieceModel {
   const Vocabulary& vocabulary() const { return vocab_; }
 
  private:
-  SentencePieceModel();
-  std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
+  SentencePieceModel() = default;
+  void* handle_ = nullptr;  // the module's processor
   Vocabulary vocab_;
 };
 

@@ -1,9 +1,15 @@
-// The only translation unit that includes sentencepiece_processor.h (see sentencepiece_model.h). No Abseil here.
-#include "tokenizer/sentencepiece_model.h"
+// The only translation unit that includes sentencepiece_processor.h. It is built into its own shared module,
+// libawq_sentencepiece.so, which sentencepiece_model.cc loads with dlopen(RTLD_LOCAL | RTLD_DEEPBIND): Debian's
+// libsentencepiece carries its own copy of protobuf-lite 3.14 and exports those symbols, which clash with the
+// process's libprotobuf 3.21 (gRPC) when both are linked into one program. Loaded this way, each library keeps its
+// own protobuf. The module's entry points are the extern "C" functions declared in sentencepiece_module_abi.h.
+// No Abseil here (the header's own absl::string_view would clash with it).
+#include "tokenizer/sentencepiece_module_abi.h"
 
 #include <sentencepiece_processor.h>
 
-namespace tokenizer {
+#include <memory>
+
 namespace {
 
 constexpr std::string_view kSpaceSymbol = "\xe2\x96\x81";  // U+2581, SentencePiece's visible space
@@ -26,23 +32,22 @@ bool ParseBytePiece(const std::string& piece, uint8_t* out) {
 
 }  // namespace
 
-SentencePieceModel::SentencePieceModel() : processor_(new sentencepiece::SentencePieceProcessor) {}
-SentencePieceModel::~SentencePieceModel() = default;
+extern "C" {
 
-std::unique_ptr<SentencePieceModel> SentencePieceModel::Load(const std::string& serialized, std::string* error) {
-  std::unique_ptr<SentencePieceModel> model(new SentencePieceModel);
-  const sentencepiece::util::Status status = model->processor_->LoadFromSerializedProto(serialized);
+void* AwqSentencePieceLoad(const std::string* serialized, tokenizer::Vocabulary* vocab, std::string* error) {
+  auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
+  const sentencepiece::util::Status status = processor->LoadFromSerializedProto(*serialized);
   if (!status.ok()) {
     *error = "not a SentencePiece model: " + status.ToString();
     return nullptr;
   }
-  const sentencepiece::SentencePieceProcessor& sp = *model->processor_;
+  const sentencepiece::SentencePieceProcessor& sp = *processor;
   const int n = sp.GetPieceSize();
   if (n <= 0) {
     *error = "not a SentencePiece model: empty vocabulary";
     return nullptr;
   }
-  Vocabulary& v = model->vocab_;
+  tokenizer::Vocabulary& v = *vocab;
   v.pieces.resize(n);
   v.kinds.resize(n);
   v.bytes.assign(n, 0);
@@ -53,15 +58,15 @@ std::unique_ptr<SentencePieceModel> SentencePieceModel::Load(const std::string& 
         *error = "not a SentencePiece model: byte piece " + std::to_string(id) + " is spelled '" + v.pieces[id] + "'";
         return nullptr;
       }
-      v.kinds[id] = PieceKind::kByte;
+      v.kinds[id] = tokenizer::PieceKind::kByte;
     } else if (sp.IsControl(id)) {
-      v.kinds[id] = PieceKind::kControl;
+      v.kinds[id] = tokenizer::PieceKind::kControl;
     } else if (sp.IsUnknown(id)) {
-      v.kinds[id] = PieceKind::kUnknown;
+      v.kinds[id] = tokenizer::PieceKind::kUnknown;
     } else if (sp.IsUnused(id)) {
-      v.kinds[id] = PieceKind::kUnused;
+      v.kinds[id] = tokenizer::PieceKind::kUnused;
     } else {
-      v.kinds[id] = PieceKind::kNormal;
+      v.kinds[id] = tokenizer::PieceKind::kNormal;
     }
   }
   v.unk_id = sp.unk_id();
@@ -71,12 +76,16 @@ std::unique_ptr<SentencePieceModel> SentencePieceModel::Load(const std::string& 
   // The normalizer's add_dummy_prefix, observed rather than read from the proto (whose header we avoid).
   const std::vector<std::string> probe = sp.EncodeAsPieces("a");
   v.add_dummy_prefix = !probe.empty() && probe[0].compare(0, kSpaceSymbol.size(), kSpaceSymbol) == 0;
-  return model;
+  return processor.release();
 }
 
-bool SentencePieceModel::EncodeIds(std::string_view text, std::vector<int>* ids, std::string* error) const {
+void AwqSentencePieceFree(void* handle) { delete static_cast<sentencepiece::SentencePieceProcessor*>(handle); }
+
+bool AwqSentencePieceEncode(const void* handle, const char* text, size_t size, std::vector<int>* ids,
+                            std::string* error) {
   std::vector<int> out;
-  const sentencepiece::util::Status status = processor_->Encode(text, &out);
+  const auto* sp = static_cast<const sentencepiece::SentencePieceProcessor*>(handle);
+  const sentencepiece::util::Status status = sp->Encode(std::string_view(text, size), &out);
   if (!status.ok()) {
     *error = status.ToString();
     return false;
@@ -85,6 +94,8 @@ bool SentencePieceModel::EncodeIds(std::string_view text, std::vector<int>* ids,
   return true;
 }
 
-std::string SentencePieceModel::DecodeIds(const std::vector<int>& ids) const { return processor_->DecodeIds(ids); }
+void AwqSentencePieceDecode(const void* handle, const std::vector<int>* ids, std::string* text) {
+  *text = static_cast<const sentencepiece::SentencePieceProcessor*>(handle)->DecodeIds(*ids);
+}
 
-}  // namespace tokenizer
+}  // extern "C"
