@@ -1,0 +1,344 @@
+// The CUDA backend (cuda_backend.h): one step = upload metadata, forward, lm_head, sample.
+#include "inference/cuda/cuda_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "inference/cuda/cuda_check.h"
+#include "inference/cuda/kernels/attention.h"
+#include "inference/cuda/kernels/elementwise.h"
+#include "inference/cuda/kernels/sampling.h"
+#include "inference/engine/kv_layout.h"
+#include "inference/engine/sampler.h"
+
+namespace inference::cuda {
+namespace {
+
+constexpr size_t kCublasWorkspaceBytes = 32u << 20;  // cuBLAS' recommended size on Hopper for graph capture
+constexpr int kGraphBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+
+int BucketIndex(int seqs) {
+  for (int i = 0; i < static_cast<int>(std::size(kGraphBuckets)); ++i)
+    if (seqs <= kGraphBuckets[i]) return i;
+  return -1;
+}
+
+bool GpuSamplable(const SamplingParams& p) {
+  return p.temperature == 0.0f && p.repetition_penalty == 1.0f && p.presence_penalty == 0.0f &&
+         p.frequency_penalty == 0.0f && p.logprobs_top_n <= 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(const ModelWeights& weights,
+                                                                 const CudaBackendOptions& options) {
+  std::unique_ptr<CudaBackend> b(new CudaBackend());
+  RETURN_IF_ERROR(b->Init(weights, options));
+  return b;
+}
+
+CudaBackend::~CudaBackend() {
+  for (cudaGraphExec_t g : graphs_)
+    if (g) cudaGraphExecDestroy(g);
+  if (cublas_) cublasDestroy(cublas_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+absl::Status CudaBackend::Init(const ModelWeights& weights, const CudaBackendOptions& options) {
+  config_ = weights.config;
+  options_ = options;
+  const ModelConfig& c = config_;
+  if (options.max_seqs < 1 || options.max_seqs > kGraphBuckets[std::size(kGraphBuckets) - 1] ||
+      options.max_seqs >= options.max_batch_tokens)
+    return absl::InvalidArgumentError(absl::StrCat("cuda backend: max_seqs=", options.max_seqs,
+                                                   " must be in [1, 256] and below max_batch_tokens=",
+                                                   options.max_batch_tokens));
+  if (options.block_size < 1 || !(options.kv_memory_fraction > 0 && options.kv_memory_fraction < 1))
+    return absl::InvalidArgumentError(absl::StrCat("cuda backend: block_size=", options.block_size,
+                                                   " must be >= 1 and kv_memory_fraction=",
+                                                   options.kv_memory_fraction, " in (0, 1)"));
+  RETURN_IF_CUDA_ERROR(cudaSetDevice(options.device));
+  RETURN_IF_CUDA_ERROR(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, options.device));
+  RETURN_IF_CUDA_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  if (cublasCreate(&cublas_) != CUBLAS_STATUS_SUCCESS) return absl::InternalError("cublasCreate failed");
+  cublasSetStream(cublas_, stream_);
+  ASSIGN_OR_RETURN(cublas_ws_, DeviceBuffer::Allocate(kCublasWorkspaceBytes, "cublas workspace"));
+  cublasSetWorkspace(cublas_, cublas_ws_.as<void>(), cublas_ws_.bytes());
+
+  ASSIGN_OR_RETURN(model_, UploadModel(weights, stream_));
+
+  const int T = options.max_batch_tokens, S = options.max_seqs;
+  const int q_dim = c.num_attention_heads * c.head_dim, kv_dim = c.num_key_value_heads * c.head_dim;
+  const int max_len = options.max_model_len > 0 ? options.max_model_len : c.max_position_embeddings;
+  max_blocks_per_seq_ = (max_len + options.block_size - 1) / options.block_size;
+  size_t scratch = 0;
+  for (const DeviceLayer& l : model_.layers)
+    for (const DeviceLinear* w : {&l.qkv, &l.o_proj, &l.gate_up, &l.down_proj})
+      scratch = std::max(scratch, LinearScratchBytes(*w));
+  size_t attn_ws = 0;
+  for (int t = 1; t <= T; ++t)
+    attn_ws = std::max(attn_ws, PagedAttentionWorkspaceBytes(
+                                    t, c.num_attention_heads, c.head_dim,
+                                    PagedAttentionSplits(t, c.num_key_value_heads, sm_count_)));
+  const size_t h = sizeof(__half);
+  ASSIGN_OR_RETURN(residual_, DeviceBuffer::Allocate(size_t{4} * T * c.hidden_size, "residual"));
+  ASSIGN_OR_RETURN(normed_, DeviceBuffer::Allocate(h * T * c.hidden_size, "normed"));
+  ASSIGN_OR_RETURN(qkv_, DeviceBuffer::Allocate(h * T * (q_dim + 2 * kv_dim), "qkv"));
+  ASSIGN_OR_RETURN(attn_, DeviceBuffer::Allocate(h * T * q_dim, "attention output"));
+  ASSIGN_OR_RETURN(delta_, DeviceBuffer::Allocate(h * T * c.hidden_size, "delta"));
+  ASSIGN_OR_RETURN(gate_up_, DeviceBuffer::Allocate(h * T * 2 * c.intermediate_size, "gate_up"));
+  ASSIGN_OR_RETURN(act_, DeviceBuffer::Allocate(h * T * c.intermediate_size, "mlp activation"));
+  ASSIGN_OR_RETURN(scratch_, DeviceBuffer::Allocate(scratch, "dequant scratch"));
+  ASSIGN_OR_RETURN(attn_ws_, DeviceBuffer::Allocate(attn_ws, "attention workspace"));
+  ASSIGN_OR_RETURN(logits_, DeviceBuffer::Allocate(size_t{4} * S * c.vocab_size, "logits"));
+
+  // RoPE frequencies exactly as transformers computes them: 1 / base^(2i/d) in fp32.
+  std::vector<float> inv_freq(c.head_dim / 2);
+  for (int i = 0; i < c.head_dim / 2; ++i)
+    inv_freq[i] = 1.0f / std::pow(static_cast<float>(c.rope_theta), static_cast<float>(2 * i) / c.head_dim);
+  ASSIGN_OR_RETURN(inv_freq_, DeviceBuffer::Allocate(inv_freq.size() * sizeof(float), "inv_freq"));
+  RETURN_IF_CUDA_ERROR(cudaMemcpy(inv_freq_.as<void>(), inv_freq.data(), inv_freq_.bytes(), cudaMemcpyHostToDevice));
+
+  const size_t t_ints = static_cast<size_t>(T);
+  off_ids_ = 0, off_pos_ = t_ints, off_slots_ = 2 * t_ints, off_qseq_ = 3 * t_ints, off_sample_ = 4 * t_ints;
+  off_tables_ = off_sample_ + S;
+  const size_t meta_bytes = (off_tables_ + static_cast<size_t>(S + 1) * max_blocks_per_seq_) * sizeof(int32_t);  // + padding row
+  ASSIGN_OR_RETURN(meta_host_, PinnedBuffer::Allocate(meta_bytes, "step metadata"));
+  ASSIGN_OR_RETURN(meta_dev_, DeviceBuffer::Allocate(meta_bytes, "step metadata"));
+  ASSIGN_OR_RETURN(sampled_host_, PinnedBuffer::Allocate(size_t{8} * S, "sampled ids"));
+  ASSIGN_OR_RETURN(sampled_dev_, DeviceBuffer::Allocate(size_t{8} * S, "sampled ids"));
+
+  KvLayout kv;
+  kv.num_layers = c.num_hidden_layers;
+  kv.num_kv_heads = c.num_key_value_heads;
+  kv.head_dim = c.head_dim;
+  kv.block_size = options.block_size;
+  const size_t block_bytes = 2 * kv.num_layers * kv.block_stride() * h;  // K and V of every layer
+  size_t free_bytes = 0, total_bytes = 0;
+  RETURN_IF_CUDA_ERROR(cudaMemGetInfo(&free_bytes, &total_bytes));
+  int64_t blocks = static_cast<int64_t>(free_bytes * options.kv_memory_fraction / block_bytes);
+  if (options.max_kv_blocks > 0) blocks = std::min(blocks, options.max_kv_blocks);
+  if (blocks < 1) return absl::ResourceExhaustedError(absl::StrCat("cuda backend: no device memory left for the KV cache (", free_bytes, " bytes free)"));
+  kv.num_blocks = static_cast<int>(blocks);
+  ASSIGN_OR_RETURN(kv_, DeviceBuffer::Allocate(block_bytes * kv.num_blocks, "kv cache"));
+  RETURN_IF_CUDA_ERROR(cudaMemsetAsync(kv_.as<void>(), 0, kv_.bytes(), stream_));
+  RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
+  info_.name = "cuda";
+  info_.kv = kv;
+  std::fprintf(stderr, "awqserve cuda backend: weights %.2f GiB, KV cache %.2f GiB = %d blocks x %d = %lld tokens\n",
+               model_.bytes / 1073741824.0, kv_.bytes() / 1073741824.0, kv.num_blocks, kv.block_size,
+               static_cast<long long>(kv.num_blocks) * kv.block_size);
+  return absl::OkStatus();
+}
+
+absl::Status CudaBackend::Prepare(const StepBatch& batch, int* rows, std::vector<int>* sample_seqs) {
+  const int B = static_cast<int>(batch.seqs.size());
+  const int T = batch.total_tokens();
+  const int bs = options_.block_size;
+  if (B < 1 || B > options_.max_seqs)
+    return absl::InvalidArgumentError(absl::StrCat("batch.seqs: ", B, " sequences, limit [1, ", options_.max_seqs, "]"));
+  if (T > options_.max_batch_tokens)
+    return absl::InvalidArgumentError(absl::StrCat("batch: ", T, " tokens, limit ", options_.max_batch_tokens));
+  const bool decode = T == B;
+  *rows = decode && options_.cuda_graphs ? kGraphBuckets[BucketIndex(B)] : T;
+  int32_t* meta = meta_host_.as<int32_t>();
+  sample_seqs->clear();
+  int row = 0;
+  for (int k = 0; k < B; ++k) {
+    const SeqStep& s = batch.seqs[k];
+    const int n = static_cast<int>(s.tokens.size());
+    if (n < 1) return absl::InvalidArgumentError(absl::StrCat("batch.seqs[", k, "].tokens: empty"));
+    if (s.start_pos < 0 || int64_t{s.start_pos} + n > int64_t{max_blocks_per_seq_} * bs)
+      return absl::InvalidArgumentError(absl::StrCat("batch.seqs[", k, "]: positions [", s.start_pos, ", ",
+                                                     s.start_pos + n, ") exceed the context limit ",
+                                                     max_blocks_per_seq_ * bs));
+    const int needed = (s.start_pos + n + bs - 1) / bs;
+    if (static_cast<int>(s.block_table.size()) < needed || static_cast<int>(s.block_table.size()) > max_blocks_per_seq_)
+      return absl::InvalidArgumentError(absl::StrCat("batch.seqs[", k, "].block_table: ", s.block_table.size(),
+                                                     " blocks, need ", needed));
+    // Every block holding a key some query of this step attends to must be a real block.
+    const int first_key = config_.sliding_window > 0 ? std::max(0, s.start_pos - config_.sliding_window + 1) : 0;
+    for (int blk = first_key / bs; blk < needed; ++blk) {
+      const int32_t b = s.block_table[blk];
+      if (b < 0 || b >= info_.kv.num_blocks)
+        return absl::InvalidArgumentError(absl::StrCat("batch.seqs[", k, "].block_table[", blk, "]=", b,
+                                                       " outside [0, ", info_.kv.num_blocks, ")"));
+    }
+    if (s.sample && (!s.sampling || !s.sampler_state))
+      return absl::InvalidArgumentError(absl::StrCat("batch.seqs[", k, "]: sample without sampling params/state"));
+    for (int i = 0; i < n; ++i, ++row) {
+      const int32_t tok = s.tokens[i];
+      if (tok < 0 || tok >= config_.vocab_size)
+        return absl::InvalidArgumentError(absl::StrCat("batch.seqs[", k, "].tokens[", i, "]=", tok,
+                                                       " outside [0, ", config_.vocab_size, ")"));
+      const int pos = s.start_pos + i;
+      meta[off_ids_ + row] = tok;
+      meta[off_pos_ + row] = pos;
+      meta[off_slots_ + row] = s.block_table[pos / bs] * bs + pos % bs;
+      meta[off_qseq_ + row] = k;
+    }
+    std::copy(s.block_table.begin(), s.block_table.end(), meta + off_tables_ + static_cast<size_t>(k) * max_blocks_per_seq_);
+    if (s.sample) {
+      meta[off_sample_ + sample_seqs->size()] = row - 1;
+      sample_seqs->push_back(k);
+    }
+  }
+  // Padding rows of a graph bucket: token 0 at position 0 of a dummy table row, no KV write.
+  for (; row < *rows; ++row) {
+    meta[off_ids_ + row] = 0, meta[off_pos_ + row] = 0, meta[off_slots_ + row] = -1, meta[off_qseq_ + row] = B;
+  }
+  meta[off_tables_ + static_cast<size_t>(B) * max_blocks_per_seq_] = 0;
+  return absl::OkStatus();
+}
+
+absl::Status CudaBackend::Forward(int rows, int sample_rows) {
+  const ModelConfig& c = config_;
+  const int32_t* meta = meta_dev_.as<int32_t>();
+  const LinearContext ctx{stream_, cublas_, scratch_.as<__half>(), scratch_.bytes()};
+  const int q_dim = c.num_attention_heads * c.head_dim, kv_dim = c.num_key_value_heads * c.head_dim;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  float* residual = residual_.as<float>();
+  __half *normed = normed_.as<__half>(), *qkv = qkv_.as<__half>(), *delta = delta_.as<__half>();
+
+  const EmbeddingParams emb{meta + off_ids_, model_.embed_tokens, residual, rows, c.hidden_size, c.vocab_size};
+  RETURN_IF_ERROR(ValidateEmbedding(emb));
+  LaunchEmbedding(emb, stream_);
+  const size_t layer_pool = info_.kv.pool_elements();
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    const DeviceLayer& w = model_.layers[l];
+    __half* k_cache = kv_.as<__half>() + 2 * l * layer_pool;
+    __half* v_cache = k_cache + layer_pool;
+    const AddRmsNormParams n1{residual, l == 0 ? nullptr : delta, nullptr, w.input_layernorm, normed, rows,
+                              c.hidden_size, eps};
+    RETURN_IF_ERROR(ValidateAddRmsNorm(n1));
+    LaunchAddRmsNorm(n1, stream_);
+    RETURN_IF_ERROR(RunLinear(w.qkv, normed, rows, qkv, ctx));
+    const RopeKvParams rope{qkv, meta + off_pos_, meta + off_slots_, inv_freq_.as<float>(), k_cache, v_cache,
+                            rows, c.num_attention_heads, c.num_key_value_heads, c.head_dim};
+    RETURN_IF_ERROR(ValidateRopeKv(rope));
+    LaunchRopeKv(rope, stream_);
+    PagedAttentionParams ap;
+    ap.q = qkv;
+    ap.ldq = q_dim + 2 * kv_dim;
+    ap.k_cache = k_cache;
+    ap.v_cache = v_cache;
+    ap.block_tables = meta + off_tables_;
+    ap.max_blocks = max_blocks_per_seq_;
+    ap.block_size = options_.block_size;
+    ap.query_seq = meta + off_qseq_;
+    ap.query_pos = meta + off_pos_;
+    ap.tokens = rows;
+    ap.heads = c.num_attention_heads;
+    ap.kv_heads = c.num_key_value_heads;
+    ap.head_dim = c.head_dim;
+    ap.window = c.sliding_window;
+    ap.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    ap.splits = PagedAttentionSplits(rows, c.num_key_value_heads, sm_count_);
+    ap.workspace = attn_ws_.as<float>();
+    ap.out = attn_.as<__half>();
+    RETURN_IF_ERROR(ValidatePagedAttention(ap));
+    LaunchPagedAttention(ap, stream_);
+    RETURN_IF_ERROR(RunLinear(w.o_proj, attn_.as<__half>(), rows, delta, ctx));
+    const AddRmsNormParams n2{residual, delta, nullptr, w.post_attention_layernorm, normed, rows, c.hidden_size, eps};
+    LaunchAddRmsNorm(n2, stream_);
+    RETURN_IF_ERROR(RunLinear(w.gate_up, normed, rows, gate_up_.as<__half>(), ctx));
+    const SiluMulParams act{gate_up_.as<__half>(), act_.as<__half>(), rows, c.intermediate_size};
+    RETURN_IF_ERROR(ValidateSiluMul(act));
+    LaunchSiluMul(act, stream_);
+    RETURN_IF_ERROR(RunLinear(w.down_proj, act_.as<__half>(), rows, delta, ctx));
+  }
+  // Final norm of the sampled rows only (gathered), then the lm_head and the greedy pick.
+  const AddRmsNormParams fin{residual, delta, meta + off_sample_, model_.norm, normed, sample_rows, c.hidden_size, eps};
+  LaunchAddRmsNorm(fin, stream_);
+  RETURN_IF_ERROR(RunLmHead(model_.lm_head, c.vocab_size, c.hidden_size, normed, sample_rows, logits_.as<float>(), ctx));
+  int32_t* ids = sampled_dev_.as<int32_t>();
+  const ArgmaxParams am{logits_.as<float>(), sample_rows, c.vocab_size, ids,
+                        reinterpret_cast<float*>(ids + options_.max_seqs)};
+  RETURN_IF_ERROR(ValidateArgmax(am));
+  LaunchArgmax(am, stream_);
+  return CudaLastError("forward");
+}
+
+absl::Status CudaBackend::Run(const StepBatch& batch, int rows, int sample_rows, bool decode) {
+  const int B = static_cast<int>(batch.seqs.size());
+  const size_t meta_ints = off_tables_ + static_cast<size_t>(B + 1) * max_blocks_per_seq_;
+  RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(meta_dev_.as<void>(), meta_host_.as<void>(), meta_ints * sizeof(int32_t),
+                                       cudaMemcpyHostToDevice, stream_));
+  if (!decode || !options_.cuda_graphs) return Forward(rows, sample_rows);
+  cudaGraphExec_t& exec = graphs_[BucketIndex(B)];
+  if (exec) return CudaStatus(cudaGraphLaunch(exec, stream_), "cudaGraphLaunch");
+  // First step of this bucket: run it eagerly (also the warm-up), then capture the same launches for later steps.
+  RETURN_IF_ERROR(Forward(rows, sample_rows));
+  cudaGraph_t graph = nullptr;
+  RETURN_IF_CUDA_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+  const absl::Status captured = Forward(rows, sample_rows);
+  RETURN_IF_CUDA_ERROR(cudaStreamEndCapture(stream_, &graph));
+  RETURN_IF_ERROR(captured);
+  const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  return CudaStatus(inst, "cudaGraphInstantiate");
+}
+
+absl::Status CudaBackend::Execute(const StepBatch& batch, StepResult* result) {
+  int rows = 0;
+  std::vector<int> sample_seqs;
+  RETURN_IF_ERROR(Prepare(batch, &rows, &sample_seqs));
+  const bool decode = batch.total_tokens() == static_cast<int>(batch.seqs.size());
+  const bool graph = decode && options_.cuda_graphs;
+  // In a graph every row is final-normed and sampled (row k is sequence k); else only the sampling rows.
+  if (graph) {
+    int32_t* meta = meta_host_.as<int32_t>();
+    for (int r = 0; r < rows; ++r) meta[off_sample_ + r] = r;
+  }
+  const int sample_rows = graph ? rows : static_cast<int>(sample_seqs.size());
+  result->tokens.assign(batch.seqs.size(), SampledToken{});
+  if (sample_rows == 0) {
+    RETURN_IF_ERROR(Run(batch, rows, 0, false));
+    return CudaStatus(cudaStreamSynchronize(stream_), "step");
+  }
+  RETURN_IF_ERROR(Run(batch, rows, sample_rows, decode));
+  const int S = options_.max_seqs;
+  RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(sampled_host_.as<int32_t>(), sampled_dev_.as<int32_t>(),
+                                       sizeof(int32_t) * sample_rows, cudaMemcpyDeviceToHost, stream_));
+  RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(sampled_host_.as<int32_t>() + S, sampled_dev_.as<int32_t>() + S,
+                                       sizeof(float) * sample_rows, cudaMemcpyDeviceToHost, stream_));
+  RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
+  const float* logprobs = reinterpret_cast<const float*>(sampled_host_.as<int32_t>() + S);
+  std::vector<float> row_logits;
+  for (size_t i = 0; i < sample_seqs.size(); ++i) {
+    const int k = sample_seqs[i];
+    const int logit_row = graph ? k : static_cast<int>(i);
+    const SeqStep& s = batch.seqs[k];
+    SampledToken& out = result->tokens[k];
+    if (GpuSamplable(*s.sampling)) {
+      out.id = sampled_host_.as<int32_t>()[logit_row];
+      out.logprob = s.sampling->logprobs_top_n == 0 ? logprobs[logit_row] : 0.f;
+      RecordToken(out.id, s.sampler_state);
+      continue;
+    }
+    row_logits.resize(config_.vocab_size);
+    RETURN_IF_CUDA_ERROR(cudaMemcpy(row_logits.data(), logits_.as<float>() + size_t{1} * logit_row * config_.vocab_size,
+                                    sizeof(float) * config_.vocab_size, cudaMemcpyDeviceToHost));
+    out = SampleToken(row_logits, *s.sampling, s.sampler_state);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CudaBackend::ExecuteLogits(const StepBatch& batch, std::vector<std::vector<float>>* logits) {
+  int rows = 0;
+  std::vector<int> sample_seqs;
+  RETURN_IF_ERROR(Prepare(batch, &rows, &sample_seqs));
+  if (sample_seqs.empty()) return absl::InvalidArgumentError("batch: no sequence asks for logits (sample=false)");
+  rows = batch.total_tokens();  // eager, unpadded
+  RETURN_IF_ERROR(Run(batch, rows, static_cast<int>(sample_seqs.size()), false));
+  logits->assign(sample_seqs.size(), std::vector<float>(config_.vocab_size));
+  for (size_t i = 0; i < sample_seqs.size(); ++i)
+    RETURN_IF_CUDA_ERROR(cudaMemcpyAsync((*logits)[i].data(), logits_.as<float>() + i * config_.vocab_size,
+                                         sizeof(float) * config_.vocab_size, cudaMemcpyDeviceToHost, stream_));
+  return CudaStatus(cudaStreamSynchronize(stream_), "logits");
+}
+
+}  // namespace inference::cuda

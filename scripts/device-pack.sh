@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the CUDA engine, its GPU tests and the engine bench HERE (sm_90a, -DAWQSERVE_SERVICES=OFF) and packs what
+# the GPU machine needs into .carry/ (ignored via .git/info/exclude): the binaries, the Abseil shared libraries
+# they link (CUDA's own libraries are on that machine), the shared assets the tests read, and the Python
+# references. Then run the device tool with carry [".carry"] and `scripts/device-test.sh` / `scripts/device-bench.sh`.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${AWQSERVE_BUILD_DIR:-$root/build-cuda}"
+shared="$root/../shared"
+cmake -S "$root" -B "$build" -G Ninja -DAWQSERVE_SERVICES=OFF -DAWQSERVE_CUDA=ON >/dev/null
+targets=(gpu_w4a16_test gpu_ops_test gpu_tiny_models_test)
+[ -f "$root/bench/engine/CMakeLists.txt" ] && targets+=(engine_bench)
+ninja -C "$build" -j "$(nproc)" "${targets[@]}"
+carry="$root/.carry"
+rm -rf "$carry" && mkdir -p "$carry/bin" "$carry/lib" "$carry/shared/assets" "$carry/shared/tools" "$carry/shared/bench"
+for t in "${targets[@]}"; do
+  f=$(find "$build" -name "$t" -type f -perm -u+x | head -1)
+  cp "$f" "$carry/bin/"
+  ldd "$f" | awk '/libabsl/ {print $3}' | xargs -r cp -n -t "$carry/lib/"
+done
+cp -r "$shared/assets/awq-tiny-mistral" "$shared/assets/tiny-stories-awq" "$carry/shared/assets/"
+cp "$shared/tools/awq_reference.py" "$carry/shared/tools/"
+cp "$shared/bench/peer_baseline.py" "$carry/shared/bench/"
+chmod -R u+w "$carry"
+du -sh "$carry"

@@ -1,0 +1,219 @@
+// Embedding, add+RMSNorm, RoPE+KV write, SiLU*up, paged attention and the greedy argmax against CPU twins in
+// double precision, on fresh random data, outputs poisoned before each launch.
+#include <algorithm>
+#include <numeric>
+
+#include "inference/cuda/kernels/attention.h"
+#include "inference/cuda/kernels/elementwise.h"
+#include "inference/cuda/kernels/sampling.h"
+#include "inference/engine/kv_layout.h"
+#include "inference/engine/sampler.h"
+#include "tests/gpu/gpu_test_util.h"
+
+namespace inference::cuda {
+namespace {
+
+using testing::DeviceArray;
+
+TEST(Ops, EmbeddingGathersRows) {
+  std::mt19937 rng(10);
+  const int vocab = 100, hidden = 96;
+  const std::vector<float> table = testing::RandomHalfValues(vocab * hidden, -1, 1, &rng);
+  const std::vector<int32_t> ids = {5, 0, 99, 5, 42};
+  DeviceArray<__half> dt(testing::ToHalf(table));
+  DeviceArray<int32_t> di(ids);
+  DeviceArray<float> out(ids.size() * hidden);
+  out.Poison();
+  const EmbeddingParams p{di.get(), dt.get(), out.get(), static_cast<int>(ids.size()), hidden, vocab};
+  ASSERT_TRUE(ValidateEmbedding(p).ok());
+  LaunchEmbedding(p, nullptr);
+  const std::vector<float> got = out.Download();
+  for (size_t t = 0; t < ids.size(); ++t)
+    for (int i = 0; i < hidden; ++i) ASSERT_EQ(got[t * hidden + i], table[ids[t] * hidden + i]);
+}
+
+TEST(Ops, AddRmsNormMatchesTwin) {
+  std::mt19937 rng(11);
+  for (int hidden : {64, 4096}) {
+    const int tokens = 7;
+    std::vector<float> residual = testing::RandomHalfValues(tokens * hidden, -3, 3, &rng);
+    const std::vector<float> delta = testing::RandomHalfValues(tokens * hidden, -1, 1, &rng);
+    const std::vector<float> weight = testing::RandomHalfValues(hidden, 0.5, 1.5, &rng);
+    DeviceArray<float> dr(residual);
+    DeviceArray<__half> dd(testing::ToHalf(delta)), dw(testing::ToHalf(weight)), out(tokens * hidden);
+    out.Poison();
+    const AddRmsNormParams p{dr.get(), dd.get(), nullptr, dw.get(), out.get(), tokens, hidden, 1e-5f};
+    ASSERT_TRUE(ValidateAddRmsNorm(p).ok());
+    LaunchAddRmsNorm(p, nullptr);
+    std::vector<double> want(tokens * hidden);
+    for (int t = 0; t < tokens; ++t) {
+      double sq = 0;
+      for (int i = 0; i < hidden; ++i) {
+        residual[t * hidden + i] += delta[t * hidden + i];
+        sq += double(residual[t * hidden + i]) * residual[t * hidden + i];
+      }
+      const double inv = 1 / std::sqrt(sq / hidden + 1e-5);
+      for (int i = 0; i < hidden; ++i) want[t * hidden + i] = residual[t * hidden + i] * inv * weight[i];
+    }
+    EXPECT_LT(testing::RelErr(testing::ToFloat(out.Download()), want), 1e-3) << hidden;
+    const std::vector<float> res = dr.Download();
+    for (int i = 0; i < tokens * hidden; ++i) ASSERT_NEAR(res[i], residual[i], 1e-6 * (1 + std::abs(residual[i])));
+  }
+}
+
+TEST(Ops, RopeRotatesAndWritesPagedCache) {
+  std::mt19937 rng(12);
+  const int heads = 4, kv_heads = 2, hd = 32, tokens = 5, blocks = 8, block_size = 4;
+  const int width = (heads + 2 * kv_heads) * hd;
+  const std::vector<float> qkv = testing::RandomHalfValues(tokens * width, -1, 1, &rng);
+  const std::vector<int32_t> pos = {0, 1, 31, 4095, 17};
+  const std::vector<int32_t> slots = {5, 30, -1, 0, 13};
+  std::vector<float> inv(hd / 2);
+  for (int i = 0; i < hd / 2; ++i) inv[i] = 1.0f / std::pow(10000.0f, static_cast<float>(2 * i) / hd);
+  DeviceArray<__half> dq(testing::ToHalf(qkv)), kc(blocks * block_size * kv_heads * hd), vc(blocks * block_size * kv_heads * hd);
+  DeviceArray<int32_t> dp(pos), ds(slots);
+  DeviceArray<float> di(inv);
+  kc.Poison();
+  vc.Poison();
+  const RopeKvParams p{dq.get(), dp.get(), ds.get(), di.get(), kc.get(), vc.get(), tokens, heads, kv_heads, hd};
+  ASSERT_TRUE(ValidateRopeKv(p).ok());
+  LaunchRopeKv(p, nullptr);
+  const std::vector<float> got = testing::ToFloat(dq.Download());
+  const std::vector<float> k = testing::ToFloat(kc.Download()), v = testing::ToFloat(vc.Download());
+  for (int t = 0; t < tokens; ++t)
+    for (int h = 0; h < heads + kv_heads; ++h)
+      for (int i = 0; i < hd / 2; ++i) {
+        const float angle = static_cast<float>(pos[t]) * inv[i];  // fp32, as transformers
+        const double c = std::cos(double(angle)), s = std::sin(double(angle));
+        const size_t base = static_cast<size_t>(t) * width + h * hd;
+        const double x1 = qkv[base + i], x2 = qkv[base + i + hd / 2];
+        EXPECT_NEAR(got[base + i], x1 * c - x2 * s, 2e-3);
+        EXPECT_NEAR(got[base + i + hd / 2], x2 * c + x1 * s, 2e-3);
+        if (h >= heads && slots[t] >= 0) {
+          const size_t kb = (static_cast<size_t>(slots[t]) * kv_heads + (h - heads)) * hd;
+          EXPECT_EQ(k[kb + i], got[base + i]);
+          EXPECT_EQ(k[kb + i + hd / 2], got[base + i + hd / 2]);
+        }
+      }
+  for (int t = 0; t < tokens; ++t) {
+    if (slots[t] < 0) continue;
+    for (int j = 0; j < kv_heads * hd; ++j)
+      EXPECT_EQ(v[static_cast<size_t>(slots[t]) * kv_heads * hd + j], qkv[t * width + (heads + kv_heads) * hd + j]);
+  }
+}
+
+TEST(Ops, SiluMulMatchesTwin) {
+  std::mt19937 rng(13);
+  const int tokens = 3, inter = 384;
+  const std::vector<float> gu = testing::RandomHalfValues(tokens * 2 * inter, -6, 6, &rng);
+  DeviceArray<__half> dg(testing::ToHalf(gu)), out(tokens * inter);
+  out.Poison();
+  const SiluMulParams p{dg.get(), out.get(), tokens, inter};
+  ASSERT_TRUE(ValidateSiluMul(p).ok());
+  LaunchSiluMul(p, nullptr);
+  std::vector<double> want(tokens * inter);
+  for (int t = 0; t < tokens; ++t)
+    for (int i = 0; i < inter; ++i) {
+      const double g = gu[t * 2 * inter + i];
+      want[t * inter + i] = g / (1 + std::exp(-g)) * gu[t * 2 * inter + inter + i];
+    }
+  EXPECT_LT(testing::RelErr(testing::ToFloat(out.Download()), want), 1e-3);
+}
+
+// Sequences of several lengths in a shuffled paged pool; blocks wholly outside the window are marked invalid and
+// must never be read.
+void CheckAttention(int heads, int kv_heads, int hd, int window, std::mt19937* rng) {
+  const int block_size = 4;
+  const std::vector<int> lens = {1, 17, window > 0 ? window - 1 : 31, window > 0 ? window : 32,
+                                 window > 0 ? window + 1 : 33, 90};
+  const int max_blocks = 32, seqs = static_cast<int>(lens.size()), pool_blocks = seqs * max_blocks;
+  std::vector<int32_t> perm(pool_blocks);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), *rng);
+  std::vector<int32_t> tables(seqs * max_blocks, kInvalidBlock);
+  const size_t token_stride = static_cast<size_t>(kv_heads) * hd;
+  const std::vector<float> k = testing::RandomHalfValues(pool_blocks * block_size * token_stride, -1, 1, rng);
+  const std::vector<float> v = testing::RandomHalfValues(k.size(), -1, 1, rng);
+  // Queries: every position of the first 3 sequences, the last few of the others (decode and prefill alike).
+  std::vector<int32_t> qseq, qpos;
+  for (int s = 0; s < seqs; ++s) {
+    const int earliest = s < 3 ? 0 : std::max(0, lens[s] - 3);
+    for (int b = 0; b * block_size < lens[s]; ++b) {
+      const bool needed = window == 0 || (b + 1) * block_size - 1 >= earliest - window + 1;
+      if (needed) tables[s * max_blocks + b] = perm[s * max_blocks + b];
+    }
+    for (int p = earliest; p < lens[s]; ++p) qseq.push_back(s), qpos.push_back(p);
+  }
+  const int tokens = static_cast<int>(qseq.size());
+  const int width = heads * hd;
+  const std::vector<float> q = testing::RandomHalfValues(tokens * width, -2, 2, rng);
+  DeviceArray<__half> dq(testing::ToHalf(q)), dk(testing::ToHalf(k)), dv(testing::ToHalf(v)), out(tokens * width);
+  DeviceArray<int32_t> dt(tables), ds(qseq), dp(qpos);
+  for (int splits : {1, 3, PagedAttentionSplits(tokens, kv_heads, 132)}) {
+    DeviceArray<float> ws(PagedAttentionWorkspaceBytes(tokens, heads, hd, splits) / sizeof(float));
+    out.Poison();
+    PagedAttentionParams p;
+    p.q = dq.get(), p.ldq = width, p.k_cache = dk.get(), p.v_cache = dv.get(), p.block_tables = dt.get();
+    p.max_blocks = max_blocks, p.block_size = block_size, p.query_seq = ds.get(), p.query_pos = dp.get();
+    p.tokens = tokens, p.heads = heads, p.kv_heads = kv_heads, p.head_dim = hd, p.window = window;
+    p.scale = 1.0f / std::sqrt(static_cast<float>(hd)), p.splits = splits, p.workspace = ws.get(), p.out = out.get();
+    ASSERT_TRUE(ValidatePagedAttention(p).ok());
+    LaunchPagedAttention(p, nullptr);
+    ASSERT_CUDA_OK(cudaGetLastError());
+    std::vector<double> want(tokens * width, 0.0);
+    for (int t = 0; t < tokens; ++t)
+      for (int h = 0; h < heads; ++h) {
+        const int kvh = h / (heads / kv_heads);
+        std::vector<double> scores;
+        std::vector<int> keys;
+        for (int j = 0; j <= qpos[t]; ++j) {
+          if (!Attends(qpos[t], j, window)) continue;
+          const int32_t blk = tables[qseq[t] * max_blocks + j / block_size];
+          const size_t off = (static_cast<size_t>(blk) * block_size + j % block_size) * token_stride + kvh * hd;
+          double s = 0;
+          for (int d = 0; d < hd; ++d) s += double(q[t * width + h * hd + d]) * k[off + d];
+          scores.push_back(s / std::sqrt(double(hd)));
+          keys.push_back(static_cast<int>(off));
+        }
+        const double mx = *std::max_element(scores.begin(), scores.end());
+        double sum = 0;
+        for (double& s : scores) sum += (s = std::exp(s - mx));
+        for (size_t i = 0; i < scores.size(); ++i)
+          for (int d = 0; d < hd; ++d) want[t * width + h * hd + d] += scores[i] / sum * v[keys[i] + d];
+      }
+    EXPECT_LT(testing::RelErr(testing::ToFloat(out.Download()), want), 2e-3)
+        << "heads=" << heads << " kv=" << kv_heads << " hd=" << hd << " window=" << window << " splits=" << splits;
+  }
+}
+
+TEST(Ops, PagedAttentionMatchesTwinWithWindowEdges) {
+  std::mt19937 rng(14);
+  CheckAttention(4, 2, 32, 32, &rng);
+  CheckAttention(8, 4, 8, 0, &rng);
+  CheckAttention(32, 8, 128, 16, &rng);
+  CheckAttention(4, 4, 64, 0, &rng);
+}
+
+TEST(Ops, ArgmaxMatchesCpuSampler) {
+  std::mt19937 rng(15);
+  const int rows = 4, vocab = 32000;
+  std::vector<float> logits = testing::RandomHalfValues(rows * vocab, -10, 10, &rng);
+  logits[1 * vocab + 7] = logits[1 * vocab + 9000] = 50.f;  // a tie: the lower id wins
+  DeviceArray<float> dl(logits);
+  DeviceArray<int32_t> ids(rows);
+  DeviceArray<float> lp(rows);
+  const ArgmaxParams p{dl.get(), rows, vocab, ids.get(), lp.get()};
+  ASSERT_TRUE(ValidateArgmax(p).ok());
+  LaunchArgmax(p, nullptr);
+  const std::vector<int32_t> got = ids.Download();
+  const std::vector<float> got_lp = lp.Download();
+  for (int r = 0; r < rows; ++r) {
+    const std::vector<float> row(logits.begin() + r * vocab, logits.begin() + (r + 1) * vocab);
+    EXPECT_EQ(got[r], Argmax(row));
+    EXPECT_NEAR(got_lp[r], LogSoftmax(row)[got[r]], 1e-4);
+  }
+  EXPECT_EQ(got[1], 7);
+}
+
+}  // namespace
+}  // namespace inference::cuda
