@@ -1,8 +1,10 @@
 // Loading the real checkpoints in ../shared/assets: configs, tensor views, sharded folders.
+#include <cmath>
 #include <cstring>
 
 #include "gtest/gtest.h"
 #include "inference/model/awq_format.h"
+#include "inference/model/dtype.h"
 #include "inference/model/model_config.h"
 #include "inference/model/safetensors.h"
 #include "inference/model/safetensors_writer.h"
@@ -183,6 +185,50 @@ TEST(ModelWeightsTest, LoadsShardedCheckpoint) {
   const TensorInfo* b = (*src)->Find(a->name);
   ASSERT_EQ(a->nbytes, b->nbytes);
   EXPECT_EQ(std::memcmp(a->data, b->data, a->nbytes), 0);
+}
+
+uint16_t ToBFloat16(float f) {  // round to nearest even (finite inputs)
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+// tiny-stories rewritten in F16 and in BF16 loads, and every value reads back as the rounding of the original.
+TEST(ModelWeightsTest, LoadsHalfAndBFloat16Checkpoints) {
+  absl::StatusOr<std::shared_ptr<const Checkpoint>> src =
+      Checkpoint::OpenFile(SharedAsset("tiny-stories/model.safetensors"));
+  ASSERT_TRUE(src.ok()) << src.status();
+  for (DType dtype : {DType::kF16, DType::kBF16}) {
+    SCOPED_TRACE(DTypeName(dtype));
+    TempDir dir;
+    CopyAsset("tiny-stories", dir.path(), {"config.json", "generation_config.json"});
+    std::vector<TensorSpec> specs;
+    std::vector<const TensorInfo*> infos;
+    for (const auto& [name, t] : (*src)->tensors()) {
+      specs.push_back({name, dtype, t->shape});
+      infos.push_back(t);
+    }
+    ASSERT_TRUE(WriteSafetensors(dir.File("model.safetensors"), specs, [&](size_t i, std::string* bytes) {
+                  std::vector<float> f(infos[i]->num_elements());
+                  ToFloat32(DType::kF32, infos[i]->data, f.size(), f.data());
+                  for (float v : f) {
+                    const uint16_t h = dtype == DType::kF16 ? FloatToHalf(v) : ToBFloat16(v);
+                    bytes->append(reinterpret_cast<const char*>(&h), 2);
+                  }
+                  return absl::OkStatus();
+                }).ok());
+    absl::StatusOr<ModelWeights> w = LoadModelWeights(dir.path());
+    ASSERT_TRUE(w.ok()) << w.status();
+    const TensorInfo* t = w->layers[2].down_proj.weight;
+    EXPECT_EQ(t->dtype, dtype);
+    std::vector<float> got(t->num_elements()), orig(t->num_elements());
+    ToFloat32(dtype, t->data, got.size(), got.data());
+    ToFloat32(DType::kF32, (*src)->Find(t->name)->data, orig.size(), orig.data());
+    const float rel = dtype == DType::kF16 ? 1.0f / 2048 : 1.0f / 256;  // half an ulp of each format
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_NEAR(got[i], orig[i], std::abs(orig[i]) * rel + 1e-7f) << i;
+    }
+  }
 }
 
 }  // namespace
