@@ -103,7 +103,10 @@ class Parser {
       const Token& t = Cur();
       if (t.type == T::kEof) {
         if (ends.size() == 0) break;
-        return ErrorAt(t, absl::StrCat("unexpected end of template, expected '", *ends.begin(), "'"));
+        const char* closing = *ends.begin();
+        for (const char* e : ends)
+          if (std::string_view(e).rfind("end", 0) == 0) closing = e;
+        return ErrorAt(t, absl::StrCat("unexpected end of template, expected '", closing, "'"));
       }
       if (t.type == T::kData) {
         auto n = NewNode(Node::Kind::kText, t);
