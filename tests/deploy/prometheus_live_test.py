@@ -1,14 +1,18 @@
-"""awqserve's metrics scraped by a real Prometheus: the tokenizer sidecar is started on loopback, sent known traffic
-with grpcio, scraped by Debian's Prometheus (1 s interval) loaded with deploy/prometheus's alert rules; then
+"""awqserve's metrics scraped by a real Prometheus: a server is started on loopback, sent known traffic with grpcio
+in two rounds (so that rate() sees the counters move), scraped by Debian's Prometheus (1 s interval) loaded with
+deploy/prometheus's alert rules; then
 - `promtool check metrics` accepts its /metrics output,
-- PromQL through the HTTP API returns exactly the calls made, by method and status code, and the latency
-  histogram counted each of them,
+- PromQL through the HTTP API returns exactly the calls made, by method and status code, the latency histogram
+  counted each of them, and nothing is left in flight,
 - every PromQL expression of the Grafana dashboard evaluates without error, and those whose metrics the scraped
-  processes export return series,
+  process exports return series,
 - every alert rule evaluates without error.
+One test class per server: the tokenizer (with the real Mistral tokenizer.model) and the gateway (with no
+downstream services: its calls fail UNAVAILABLE or INVALID_ARGUMENT, which exercises the error ratio).
 
-Environment: AWQ_TOKENIZER_BIN (the awqserve-tokenizer binary), AWQSERVE_SHARED_DIR, AWQSERVE_SOURCE_DIR,
-AWQ_PROMTOOL, AWQ_PROMETHEUS.
+Run one class per process: `prometheus_live_test.py LiveTokenizerTest` (CMake registers one ctest per server binary
+that is part of the build). Environment: AWQ_TOKENIZER_BIN / AWQ_GATEWAY_BIN (the binary; missing is an error),
+AWQSERVE_SHARED_DIR, AWQSERVE_SOURCE_DIR, AWQ_PROMTOOL, AWQ_PROMETHEUS.
 """
 import os
 import re
@@ -21,7 +25,7 @@ import grpc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from grafana_test import base_metric, dashboard_queries  # noqa: E402
-from live_services import ServerProcess, compile_protos, health, wait_serving, SERVING  # noqa: E402
+from live_services import SERVING, ServerProcess, compile_protos, free_port, health, wait_serving  # noqa: E402
 from prom_harness import Prometheus  # noqa: E402
 
 SOURCE = os.environ.get("AWQSERVE_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -30,43 +34,48 @@ MODEL_DIR = os.path.join(SHARED, "assets", "mistral-7b-instruct-v0.1")
 PROMTOOL = os.environ.get("AWQ_PROMTOOL", shutil.which("promtool") or "promtool")
 RULES = os.path.join(SOURCE, "deploy", "prometheus", "rules", "awqserve-alerts.yml")
 READINESS_SERVICE = "readiness"
-
-ENCODE = "/awqserve.v1.Tokenizer/Encode"
-DECODE = "/awqserve.v1.Tokenizer/Decode"
-# The traffic sent: (method, code) -> calls.
-GOOD_ENCODES = ["Hello world", "Bonjour, ça va ?", "<s>[INST] hi [/INST]", "1 + 1 = 2", "🙂 emoji"]
-BAD_ENCODES = 3   # an empty batch: INVALID_ARGUMENT
-GOOD_DECODES = 2
+API = 'method=~"/awqserve.v1.+"'
 
 
-class LiveTokenizerTest(unittest.TestCase):
+class LiveScrapeBase:
+    """Subclasses set JOB, BINARY_ENV, EXPECTED {(method, code): calls}, and define args() and send(stub, round)."""
+    JOB = None
+    BINARY_ENV = None
+    EXPECTED = {}
+    WAIT_FOR = ""   # the health service name to wait for before sending
+
     @classmethod
     def setUpClass(cls):
-        binary = os.environ.get("AWQ_TOKENIZER_BIN")
+        binary = os.environ.get(cls.BINARY_ENV)
         if not binary or not os.access(binary, os.X_OK):
-            raise RuntimeError(f"AWQ_TOKENIZER_BIN={binary!r} is not an executable")
+            raise RuntimeError(f"{cls.BINARY_ENV}={binary!r} is not an executable")
         cls.pb = compile_protos(SOURCE)
         cls.stack = []
-        cls.tok = ServerProcess("awqserve-tokenizer", binary, [f"--model_dir={MODEL_DIR}"]).__enter__()
-        cls.stack.append(cls.tok)
         try:
-            cls.drive_traffic()
-            cls.metrics = cls.tok.metrics_text()
+            cls.server = ServerProcess(cls.JOB, binary, cls.args()).__enter__()
+            cls.stack.append(cls.server)
             cls.prom = Prometheus({
                 "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
                 "rule_files": [RULES],
-                "scrape_configs": [{"job_name": "awqserve-tokenizer",
-                                    "static_configs": [{"targets": [cls.tok.metrics_target]}]}],
+                "scrape_configs": [{"job_name": cls.JOB,
+                                    "static_configs": [{"targets": [cls.server.metrics_target]}]}],
             }).__enter__()
             cls.stack.append(cls.prom)
-            total = len(GOOD_ENCODES) + BAD_ENCODES + GOOD_DECODES
-            cls.prom.wait_for(
-                lambda: cls.prom.scalar(f'sum(awqserve_rpc_requests_total{{job="awqserve-tokenizer",'
-                                        f'method=~"/awqserve.v1.+"}})') == total,
-                what=f"{total} calls scraped")
-            # Two scrapes after the traffic, so that rate() over them is defined.
-            cls.prom.wait_for(lambda: cls.prom.scalar('count_over_time(up{job="awqserve-tokenizer"}[1m])') >= 3,
-                              what="three scrapes")
+            cls.prom.wait_for(lambda: cls.prom.scalar(f'up{{job="{cls.JOB}"}}') == 1, what="the first scrape")
+            with grpc.insecure_channel(cls.server.grpc_address) as channel:
+                wait_serving(channel, cls.WAIT_FOR)
+                cls.send(channel, 1)
+                first = cls.api_calls()
+                cls.prom.wait_for(lambda: cls.prom.scalar(cls.total_query()) == first, what="round 1 scraped")
+                cls.send(channel, 2)
+                assert health(channel, "") == SERVING
+            cls.prom.wait_for(lambda: cls.prom.scalar(cls.total_query()) == sum(cls.EXPECTED.values()),
+                              what=f"{sum(cls.EXPECTED.values())} calls scraped")
+            # Two more scrapes, so that rate() over the second round is defined.
+            mark = cls.prom.scalar(f'count_over_time(up{{job="{cls.JOB}"}}[5m])')
+            cls.prom.wait_for(lambda: cls.prom.scalar(f'count_over_time(up{{job="{cls.JOB}"}}[5m])') >= mark + 2,
+                              what="two more scrapes")
+            cls.metrics = cls.server.metrics_text()
         except BaseException:
             cls.tearDownClass()
             raise
@@ -77,22 +86,17 @@ class LiveTokenizerTest(unittest.TestCase):
             cls.stack.pop().__exit__(None, None, None)
 
     @classmethod
-    def drive_traffic(cls):
-        with grpc.insecure_channel(cls.tok.grpc_address) as channel:
-            wait_serving(channel, READINESS_SERVICE)
-            stub = cls.pb.tokenizer_grpc.TokenizerStub(channel)
-            for text in GOOD_ENCODES:
-                r = stub.Encode(cls.pb.tokenizer.EncodeRequest(inputs=[cls.pb.tokenizer.EncodeInput(text=text)]))
-                assert r.results[0].ids[0] == 1, "BOS first"
-            for _ in range(BAD_ENCODES):
-                try:
-                    stub.Encode(cls.pb.tokenizer.EncodeRequest())
-                    raise AssertionError("an empty Encode batch was accepted")
-                except grpc.RpcError as e:
-                    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
-            for _ in range(GOOD_DECODES):
-                stub.Decode(cls.pb.tokenizer.DecodeRequest(ids=[1, 22557, 1526]))
-            assert health(channel, "") == SERVING
+    def total_query(cls):
+        return f'sum(awqserve_rpc_requests_total{{job="{cls.JOB}",{API}}}) or vector(0)'
+
+    @classmethod
+    def api_calls(cls):
+        """Calls of the awqserve.v1 API the server has counted, read from its /metrics directly."""
+        total = 0
+        for line in cls.server.metrics_text().splitlines():
+            if line.startswith("awqserve_rpc_requests_total{") and 'method="/awqserve.v1.' in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
 
     def test_promtool_accepts_the_metrics_endpoint(self):
         proc = subprocess.run([PROMTOOL, "check", "metrics"], input=self.metrics, capture_output=True, text=True)
@@ -100,51 +104,115 @@ class LiveTokenizerTest(unittest.TestCase):
         self.assertEqual(proc.stdout + proc.stderr, "")
 
     def test_calls_by_method_and_code(self):
-        def calls(method, code):
-            return self.prom.scalar(f'sum(awqserve_rpc_requests_total{{job="awqserve-tokenizer",'
-                                    f'method="{method}",code="{code}"}})')
-        self.assertEqual(calls(ENCODE, "OK"), len(GOOD_ENCODES))
-        self.assertEqual(calls(ENCODE, "INVALID_ARGUMENT"), BAD_ENCODES)
-        self.assertEqual(calls(DECODE, "OK"), GOOD_DECODES)
-        self.assertEqual(self.prom.query(f'awqserve_rpc_requests_total{{method="{DECODE}",code!="OK"}}'), [])
+        got = {(r["metric"]["method"], r["metric"]["code"]): float(r["value"][1]) for r in self.prom.query(
+            f'sum by (method, code) (awqserve_rpc_requests_total{{job="{self.JOB}",{API}}})')}
+        self.assertEqual(got, {k: float(v) for k, v in self.EXPECTED.items()})
 
     def test_latency_histogram_and_in_flight(self):
-        count = self.prom.scalar(f'sum(awqserve_rpc_duration_seconds_count{{method="{ENCODE}"}})')
-        self.assertEqual(count, len(GOOD_ENCODES) + BAD_ENCODES)
-        inf = self.prom.scalar(f'sum(awqserve_rpc_duration_seconds_bucket{{method="{ENCODE}",le="+Inf"}})')
-        self.assertEqual(inf, count)
-        # The finest bucket is 1 ms (docs/metrics.md).
-        les = {float(s["metric"]["le"]) for s in self.prom.query(
-            f'awqserve_rpc_duration_seconds_bucket{{method="{ENCODE}"}}')}
-        self.assertEqual(min(les), 0.001)
-        self.assertEqual(self.prom.scalar(f'sum(awqserve_rpc_requests_in_flight{{method="{ENCODE}"}})'), 0)
+        for method in {m for m, _ in self.EXPECTED}:
+            calls = sum(v for (m, _), v in self.EXPECTED.items() if m == method)
+            with self.subTest(method):
+                self.assertEqual(self.prom.scalar(
+                    f'sum(awqserve_rpc_duration_seconds_count{{method="{method}"}})'), calls)
+                self.assertEqual(self.prom.scalar(
+                    f'sum(awqserve_rpc_duration_seconds_bucket{{method="{method}",le="+Inf"}})'), calls)
+                les = {float(s["metric"]["le"]) for s in self.prom.query(
+                    f'awqserve_rpc_duration_seconds_bucket{{method="{method}"}}')}
+                self.assertEqual(min(les), 0.001)   # the finest bucket (docs/metrics.md)
+                self.assertEqual(self.prom.scalar(
+                    f'sum(awqserve_rpc_requests_in_flight{{method="{method}"}})'), 0)
 
     def test_dashboard_queries_evaluate(self):
-        exported = {m["__name__"] for m in self.prom.api("series", **{"match[]": '{job="awqserve-tokenizer"}'})}
-        exported.add("up")
-        checked_present = 0
+        exported = {base_metric(m["__name__"]) for m in self.prom.api("series", **{"match[]": f'{{job="{self.JOB}"}}'})}
+        server_errors = any(c in ERROR_CODES for _, c in self.EXPECTED)
+        present = 0
         for title, ref, q in dashboard_queries():
             with self.subTest(panel=title, ref=ref):
                 result = self.prom.query(q)   # raises on a PromQL error
                 metrics = {base_metric(m) for m in re.findall(r"\b(awqserve_[a-z0-9_]+|up)\b", q)}
-                bases = {base_metric(m) for m in exported}
-                # Series must be there when every metric the query reads is exported, unless the query selects
-                # server errors (none were caused) or is a ratio of them.
-                if metrics <= bases and 'code=~"' not in q:
+                # Series must be there when the process exports every metric the query reads, unless the query
+                # selects server errors and none were caused.
+                if metrics <= exported and ('code=~"' not in q or server_errors):
                     self.assertNotEqual(result, [], q)
-                    checked_present += 1
-        self.assertGreaterEqual(checked_present, 4)
+                    present += 1
+        self.assertGreaterEqual(present, 5)
 
     def test_alert_rules_evaluate_cleanly(self):
-        self.prom.wait_for(lambda: all(r.get("lastEvaluation", "").startswith("2")
-                                       and not r["lastEvaluation"].startswith("0001")
-                                       for g in self.prom.api("rules")["groups"] for r in g["rules"]),
-                           what="every rule evaluated")
+        def evaluated():
+            return all(not r["lastEvaluation"].startswith("0001")
+                       for g in self.prom.api("rules")["groups"] for r in g["rules"])
+        self.prom.wait_for(evaluated, what="every rule evaluated")
         rules = [r for g in self.prom.api("rules")["groups"] for r in g["rules"]]
         self.assertEqual(len(rules), 5)
         for r in rules:
             self.assertEqual((r["name"], r["health"], r.get("lastError", "")), (r["name"], "ok", ""))
-            self.assertEqual(r["state"], "inactive", r["name"])
+
+
+ERROR_CODES = {"UNKNOWN", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"}
+ENCODE = "/awqserve.v1.Tokenizer/Encode"
+DECODE = "/awqserve.v1.Tokenizer/Decode"
+TEXTS = ["Hello world", "Bonjour, ça va ?", "<s>[INST] hi [/INST]", "1 + 1 = 2", "🙂 emoji"]
+
+
+class LiveTokenizerTest(LiveScrapeBase, unittest.TestCase):
+    JOB = "awqserve-tokenizer"
+    BINARY_ENV = "AWQ_TOKENIZER_BIN"
+    WAIT_FOR = READINESS_SERVICE
+    # Round 1: one good Encode, one empty batch (INVALID_ARGUMENT), one Decode; round 2: the rest.
+    EXPECTED = {(ENCODE, "OK"): len(TEXTS), (ENCODE, "INVALID_ARGUMENT"): 3, (DECODE, "OK"): 2}
+
+    @classmethod
+    def args(cls):
+        return [f"--model_dir={MODEL_DIR}"]
+
+    @classmethod
+    def send(cls, channel, round_):
+        pb = cls.pb.tokenizer
+        stub = cls.pb.tokenizer_grpc.TokenizerStub(channel)
+        texts, bad, decodes = (TEXTS[:1], 1, 1) if round_ == 1 else (TEXTS[1:], 2, 1)
+        for text in texts:
+            r = stub.Encode(pb.EncodeRequest(inputs=[pb.EncodeInput(text=text)]))
+            assert r.results[0].ids[0] == 1, "BOS first"
+        for _ in range(bad):
+            try:
+                stub.Encode(pb.EncodeRequest())
+                raise AssertionError("an empty Encode batch was accepted")
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+        for _ in range(decodes):
+            stub.Decode(pb.DecodeRequest(ids=[1, 22557, 1526]))
+
+
+COMPLETE = "/awqserve.v1.TextGeneration/Complete"
+CHAT = "/awqserve.v1.TextGeneration/ChatUnary"
+
+
+class LiveGatewayTest(LiveScrapeBase, unittest.TestCase):
+    """The gateway alone: its downstream addresses lead nowhere, so every call, streaming or unary, fails
+    UNAVAILABLE (a server error: the error-ratio queries get data)."""
+    JOB = "awqserve-gateway"
+    BINARY_ENV = "AWQ_GATEWAY_BIN"
+    EXPECTED = {(COMPLETE, "UNAVAILABLE"): 3, (CHAT, "UNAVAILABLE"): 3}
+
+    @classmethod
+    def args(cls):
+        nowhere = [free_port() for _ in range(3)]   # bound and released: nothing listens there
+        return [f"--template=127.0.0.1:{nowhere[0]}", f"--tokenizer=127.0.0.1:{nowhere[1]}",
+                f"--generation=127.0.0.1:{nowhere[2]}"]
+
+    @classmethod
+    def send(cls, channel, round_):
+        pb = cls.pb.gateway
+        stub = cls.pb.gateway_grpc.TextGenerationStub(channel)
+        chat = pb.ChatRequest(messages=[cls.pb.template.ChatMessage(role="user", content="Hi")])
+        for _ in range(1 if round_ == 1 else 2):
+            for call in (lambda: list(stub.Complete(pb.CompleteRequest(prompt="Once upon a time"), timeout=10)),
+                         lambda: stub.ChatUnary(chat, timeout=10)):
+                try:
+                    call()
+                    raise AssertionError("a call succeeded without downstream services")
+                except grpc.RpcError as e:
+                    assert e.code() == grpc.StatusCode.UNAVAILABLE, e
 
 
 if __name__ == "__main__":
