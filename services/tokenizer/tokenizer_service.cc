@@ -1,5 +1,7 @@
 #include "services/tokenizer/tokenizer_service.h"
 
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include <string>
 #include <vector>
 
@@ -7,6 +9,7 @@
 #include "base/status_macros.h"
 #include "services/common/status.h"
 #include "services/tokenizer/decode_stream_reactor.h"
+#include "services/tokenizer/encode_request_utf8.h"
 
 namespace tokenizer_service {
 namespace {
@@ -99,9 +102,24 @@ absl::Status TokenizerService::DoDecode(const v1::DecodeRequest& request, v1::De
 }
 
 grpc::ServerUnaryReactor* TokenizerService::Encode(grpc::CallbackServerContext* context,
-                                                   const v1::EncodeRequest* request, v1::EncodeResponse* response) {
-  absl::Status status = DoEncode(*request, response);
-  if (!status.ok()) response->Clear();
+                                                   const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  v1::EncodeRequest parsed;
+  grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(request));
+  if (!parsed.ParseFromZeroCopyStream(&reader)) {
+    std::vector<grpc::Slice> slices;
+    std::string wire;
+    if (request->Dump(&slices).ok()) {
+      for (const grpc::Slice& s : slices) wire.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    return services::FinishUnary(context, DiagnoseEncodeRequest(wire));
+  }
+  v1::EncodeResponse reply;
+  absl::Status status = DoEncode(parsed, &reply);
+  if (status.ok()) {
+    bool own_buffer;
+    const grpc::Status s = grpc::SerializationTraits<v1::EncodeResponse>::Serialize(reply, response, &own_buffer);
+    if (!s.ok()) status = absl::InternalError(absl::StrCat("Encode: cannot serialize the reply: ", s.error_message()));
+  }
   return services::FinishUnary(context, status);
 }
 

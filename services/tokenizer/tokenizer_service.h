@@ -38,12 +38,15 @@ struct TokenizerMetrics {
   prometheus::Gauge* active_streams;     // awqserve_tokenizer_decode_streams_active
 };
 
-class TokenizerService : public awqserve::v1::Tokenizer::CallbackService {
+// Encode takes raw bytes so that a string with invalid UTF-8 (which protobuf refuses to parse) still gets an
+// INVALID_ARGUMENT naming the field (encode_request_utf8.h); the other methods use the generated types.
+class TokenizerService
+    : public awqserve::v1::Tokenizer::WithRawCallbackMethod_Encode<awqserve::v1::Tokenizer::CallbackService> {
  public:
   TokenizerService(const tokenizer::Tokenizer* tok, TokenizerLimits limits, prometheus::Registry* registry);
 
-  grpc::ServerUnaryReactor* Encode(grpc::CallbackServerContext* context, const awqserve::v1::EncodeRequest* request,
-                                   awqserve::v1::EncodeResponse* response) override;
+  grpc::ServerUnaryReactor* Encode(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Decode(grpc::CallbackServerContext* context, const awqserve::v1::DecodeRequest* request,
                                    awqserve::v1::DecodeResponse* response) override;
   grpc::ServerBidiReactor<awqserve::v1::DecodeStreamRequest, awqserve::v1::DecodeStreamResponse>* DecodeStream(
