@@ -177,6 +177,45 @@ void ExpectBatchInvariance(const std::string& model, int32_t vocab, bool sampled
   }
 }
 
+// A KV pool far too small for 16 requests at once: running sequences are preempted and recomputed (prompt and
+// generated tokens prefilled again), and still every request's tokens and logprobs equal its run alone.
+TEST(EngineCpu, PreemptionByRecomputeKeepsOutputsIdentical) {
+  EngineOptions opts;
+  opts.max_batch_tokens = 48;
+  opts.kv_block_size = 4;
+  opts.kv_blocks = 40;
+  std::map<int, Output> alone;
+  {
+    auto engine = MakeEngine("tiny-stories-awq", opts);
+    ASSERT_NE(engine, nullptr);
+    for (int k = 0; k < kBatch; ++k) {
+      Outputs out;
+      ASSERT_TRUE(engine->Submit(MixedRequest(k, 512, k % 2 == 1), out.Sink(k)).ok());
+      engine->RunUntilIdle();
+      alone[k] = out.by_key[k];
+    }
+    EXPECT_EQ(engine->Stats().counters.preemptions_total, 0);
+  }
+  auto engine = MakeEngine("tiny-stories-awq", opts);
+  ASSERT_NE(engine, nullptr);
+  Outputs batched;
+  for (int k = 0; k < kBatch; ++k) {
+    ASSERT_TRUE(engine->Submit(MixedRequest(k, 512, k % 2 == 1), batched.Sink(k)).ok());
+  }
+  engine->RunUntilIdle();
+  EXPECT_GT(engine->Stats().counters.preemptions_total, 0);
+  int preempted_requests = 0;
+  for (int k = 0; k < kBatch; ++k) {
+    const Output& b = batched.by_key[k];
+    ASSERT_TRUE(b.done) << "request " << k;
+    preempted_requests += b.finished.preemptions > 0;
+    EXPECT_EQ(alone[k].ids, b.ids) << "request " << k;
+    EXPECT_EQ(alone[k].logprobs, b.logprobs) << "request " << k;
+  }
+  EXPECT_GT(preempted_requests, 0);
+  EXPECT_EQ(engine->Stats().kv_free_blocks, 40);
+}
+
 TEST(EngineCpu, BatchInvarianceGreedyTinyStories) { ExpectBatchInvariance("tiny-stories-awq", 512, false); }
 TEST(EngineCpu, BatchInvarianceGreedyAwqTinyMistral) { ExpectBatchInvariance("awq-tiny-mistral", 32000, false); }
 TEST(EngineCpu, BatchInvarianceSeededTinyStories) { ExpectBatchInvariance("tiny-stories-awq", 512, true); }
