@@ -11,6 +11,9 @@ const Command& TokenizeCommand();
 const Command& DetokenizeCommand();
 const Command& HealthCommand();
 const Command& GenerateCommand();
+const Command& ChatCommand();
+const Command& CompleteCommand();
+const Command& BenchCommand();
 }  // namespace cli
 
 namespace {
@@ -21,6 +24,9 @@ std::vector<const cli::Command*> Commands() {
       &cli::DetokenizeCommand(),
       &cli::HealthCommand(),
       &cli::GenerateCommand(),
+      &cli::ChatCommand(),
+      &cli::CompleteCommand(),
+      &cli::BenchCommand(),
   };
 }
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "services/gateway/generation_feed.h"
 #include "services/gateway/stop_matcher.h"
 
 namespace gateway {
@@ -168,21 +169,16 @@ absl::Status RunPipeline(const Downstream& d, const ModelInfo& info, const Pipel
   SetDeadline(&gen_ctx, in.deadline);
   SetDeadline(&dec_ctx, in.deadline);
   CallControl::Scope gen_scope(control, &gen_ctx), dec_scope(control, &dec_ctx);
-  std::unique_ptr<grpc::ClientReader<awqserve::v1::GenerateResponse>> reader =
-      d.generation->Generate(&gen_ctx, gen);
+  GenerationFeed feed(d.generation.get(), &gen_ctx, gen);
   std::unique_ptr<grpc::ClientReaderWriter<awqserve::v1::DecodeStreamRequest, awqserve::v1::DecodeStreamResponse>>
       decoder = d.tokenizer->DecodeStream(&dec_ctx);
-
-  // Ends both streams after a failure or a stop string; the gateway no longer wants either.
-  auto abandon = [&] {
-    gen_ctx.TryCancel();
+  // Ends the decode stream after a failure or a stop string (the feed's destructor ends the Generate call).
+  auto abandon_decoder = [&] {
     dec_ctx.TryCancel();
-    (void)reader->Finish();
     (void)decoder->Finish();
   };
   auto tokenizer_failure = [&] {
-    gen_ctx.TryCancel();
-    (void)reader->Finish();
+    feed.Cancel();
     grpc::Status s = decoder->Finish();
     if (s.ok()) s = grpc::Status(grpc::StatusCode::INTERNAL, "DecodeStream ended early");
     return DownstreamError(Service::kTokenizer, d.tokenizer_addr, s);
@@ -192,8 +188,10 @@ absl::Status RunPipeline(const Downstream& d, const ModelInfo& info, const Pipel
   std::optional<awqserve::v1::GenerateResponse> last;
   uint32_t generated = 0;
   bool first_decode = true;
+  bool stopped = false;
   awqserve::v1::GenerateResponse g;
-  while (reader->Read(&g)) {
+  // One DecodeStream round trip per batch of tokens that arrived meanwhile (generation_feed.h).
+  while (!stopped && feed.Take(&g)) {
     generated += g.ids_size();
     if (g.ids_size() > 0) {
       awqserve::v1::DecodeStreamRequest dr;
@@ -203,14 +201,15 @@ absl::Status RunPipeline(const Downstream& d, const ModelInfo& info, const Pipel
       awqserve::v1::DecodeStreamResponse delta;
       if (!decoder->Write(dr) || !decoder->Read(&delta)) return tokenizer_failure();
       emitter.AddTokens(g, delta.text().size());
-      if (emitter.Push(delta.text())) break;
+      stopped = emitter.Push(delta.text());
     }
     if (g.finish_reason() != awqserve::v1::FINISH_REASON_UNSPECIFIED) last = g;
   }
 
   TextGenerationResponse end;
-  if (emitter.stop_string()) {
-    abandon();
+  if (stopped) {
+    feed.Cancel();
+    abandon_decoder();
     end.set_finish_reason(awqserve::v1::FINISH_REASON_STOP);
     end.mutable_stop_reason()->set_stop_string(*emitter.stop_string());
     end.mutable_usage()->set_prompt_tokens(prompt_ids.size());
@@ -220,25 +219,22 @@ absl::Status RunPipeline(const Downstream& d, const ModelInfo& info, const Pipel
     return absl::OkStatus();
   }
 
-  grpc::Status gs = reader->Finish();
+  grpc::Status gs = feed.status();
   if (!gs.ok()) {
-    dec_ctx.TryCancel();
-    (void)decoder->Finish();
+    abandon_decoder();
     return DownstreamError(Service::kGeneration, d.generation_addr, gs);
   }
   if (!last) {
-    abandon();
+    abandon_decoder();
     return absl::InternalError(absl::StrCat("generation service (", d.generation_addr,
                                             ") ended its stream without a finish_reason"));
   }
   // The decoder flushes an unfinished character (as Decode would) once it sees the end of the ids.
   if (!decoder->WritesDone()) return tokenizer_failure();
   awqserve::v1::DecodeStreamResponse delta;
-  bool stopped = false;
   while (!stopped && decoder->Read(&delta)) stopped = emitter.Push(delta.text());
   if (stopped) {
-    dec_ctx.TryCancel();
-    (void)decoder->Finish();
+    abandon_decoder();
     end.set_finish_reason(awqserve::v1::FINISH_REASON_STOP);
     end.mutable_stop_reason()->set_stop_string(*emitter.stop_string());
   } else {
