@@ -18,14 +18,25 @@ constexpr int kMaxGroupSize = 1 << 16;
 
 const Command& Self();
 
+std::string HumanBytes(size_t n) {
+  constexpr double kMiB = 1024.0 * 1024.0, kGiB = kMiB * 1024.0;
+  char buf[32];
+  if (n >= kGiB) {
+    std::snprintf(buf, sizeof buf, "%.2f GiB", n / kGiB);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f MiB", n / kMiB);
+  }
+  return buf;
+}
+
 // One stderr line, rewritten in place, at most once per percent.
 inference::ProgressFn ProgressPrinter() {
   return [last = -1](const inference::Progress& p) mutable {
     const int pct = p.bytes_total == 0 ? 100 : static_cast<int>(100.0 * p.bytes_done / p.bytes_total);
     if (pct == last && p.tensors_done != p.tensors_total) return;
     last = pct;
-    std::fprintf(stderr, "\r[%3d%%] %zu/%zu tensors, %.2f/%.2f GB  %-60.60s", pct, p.tensors_done, p.tensors_total,
-                 p.bytes_done / 1e9, p.bytes_total / 1e9, p.tensor.c_str());
+    std::fprintf(stderr, "\r[%3d%%] %zu/%zu tensors, %s of %s  %-56.56s", pct, p.tensors_done, p.tensors_total,
+                 HumanBytes(p.bytes_done).c_str(), HumanBytes(p.bytes_total).c_str(), p.tensor.c_str());
     if (p.tensors_done == p.tensors_total) std::fprintf(stderr, "\n");
   };
 }

@@ -11,6 +11,7 @@ const Command& TokenizeCommand();
 const Command& DetokenizeCommand();
 const Command& HealthCommand();
 const Command& GenerateCommand();
+const Command& ModelCommand();
 const Command& ChatCommand();
 const Command& CompleteCommand();
 const Command& BenchCommand();
@@ -24,6 +25,7 @@ std::vector<const cli::Command*> Commands() {
       &cli::DetokenizeCommand(),
       &cli::HealthCommand(),
       &cli::GenerateCommand(),
+      &cli::ModelCommand(),
       &cli::ChatCommand(),
       &cli::CompleteCommand(),
       &cli::BenchCommand(),
