@@ -7,11 +7,12 @@ deploy/prometheus's alert rules; then
 - every PromQL expression of the Grafana dashboard evaluates without error, and those whose metrics the scraped
   process exports return series,
 - every alert rule evaluates without error.
-One test class per server: the tokenizer (with the real Mistral tokenizer.model) and the gateway (with no
-downstream services: its calls fail UNAVAILABLE or INVALID_ARGUMENT, which exercises the error ratio).
+One test class per server: the tokenizer (with the real Mistral tokenizer.model), the gateway (with no downstream
+services: its calls fail UNAVAILABLE, which exercises the error ratio) and generation (CPU backend, the tiny story
+model: the engine's token counters and outcomes must equal the usage its responses reported).
 
 Run one class per process: `prometheus_live_test.py LiveTokenizerTest` (CMake registers one ctest per server binary
-that is part of the build). Environment: AWQ_TOKENIZER_BIN / AWQ_GATEWAY_BIN (the binary; missing is an error),
+that is part of the build). Environment: AWQ_TOKENIZER_BIN / AWQ_GATEWAY_BIN / AWQ_GENERATION_BIN (the binary; missing is an error),
 AWQSERVE_SHARED_DIR, AWQSERVE_SOURCE_DIR, AWQ_PROMTOOL, AWQ_PROMETHEUS.
 """
 import os
@@ -213,6 +214,92 @@ class LiveGatewayTest(LiveScrapeBase, unittest.TestCase):
                     raise AssertionError("a call succeeded without downstream services")
                 except grpc.RpcError as e:
                     assert e.code() == grpc.StatusCode.UNAVAILABLE, e
+
+
+GENERATE = "/awqserve.v1.Generation/Generate"
+TINY_MODEL_DIR = os.path.join(SHARED, "assets", "tiny-stories-awq")
+# (prompt ids, max_tokens, ignore_eos) per request; the tiny story model's vocabulary is 512 ids, BOS = 1. Greedy
+# from BOS alone ends the story with a stop token (~317 tokens), the others run to max_tokens: both outcomes.
+REQUESTS = [([1, 100, 200, 300], 8, True), ([1, 42], 5, True), ([1, 7, 8, 9, 10, 11], 12, True),
+            ([1], 400, False), ([1, 5], 3, True)]
+FINISH_REASONS = {1: "stop", 2: "length", 3: "cancelled", 4: "error"}   # common.proto FinishReason
+
+
+class LiveGenerationTest(LiveScrapeBase, unittest.TestCase):
+    """The generation service with the CPU backend and the tiny story model: after N requests the engine counters
+    equal the usage the responses reported (prompt and generated tokens, outcomes by finished_reason), and the
+    engine histograms counted each request."""
+    JOB = "awqserve-generation"
+    BINARY_ENV = "AWQ_GENERATION_BIN"
+    WAIT_FOR = READINESS_SERVICE
+    EXPECTED = {(GENERATE, "OK"): len(REQUESTS), (GENERATE, "INVALID_ARGUMENT"): 1}
+    finished = []   # (prompt_tokens, completion_tokens, finished_reason) from each response's last message
+
+    @classmethod
+    def args(cls):
+        return [f"--model_dir={TINY_MODEL_DIR}", "--backend=cpu", "--threads=1"]
+
+    @classmethod
+    def send(cls, channel, round_):
+        pb = cls.pb.generation
+        stub = cls.pb.generation_grpc.GenerationStub(channel)
+        for ids, max_tokens, ignore_eos in (REQUESTS[:1] if round_ == 1 else REQUESTS[1:]):
+            request = pb.GenerateRequest(prompt_ids=ids, max_tokens=max_tokens, ignore_eos=ignore_eos,
+                                         sampling=cls.pb.common.SamplingParams(temperature=0))
+            responses = list(stub.Generate(request, timeout=60))
+            last = responses[-1]
+            generated = sum(len(r.ids) for r in responses)
+            assert last.usage.prompt_tokens == len(ids), last
+            reason = FINISH_REASONS[last.finish_reason]
+            # A stop token counts in usage but is not sent.
+            assert last.usage.completion_tokens == generated + (reason == "stop"), (last, generated)
+            cls.finished.append((last.usage.prompt_tokens, last.usage.completion_tokens, reason))
+        if round_ == 2:
+            try:
+                list(stub.Generate(pb.GenerateRequest(prompt_ids=[1, 2], max_tokens=0), timeout=10))
+                raise AssertionError("max_tokens=0 was accepted")
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+
+    def value(self, metric):
+        return self.prom.scalar(f'sum({metric}{{job="{self.JOB}"}})')
+
+    def test_token_counters_equal_the_reported_usage(self):
+        prompt = sum(p for p, _, _ in self.finished)
+        generated = sum(c for _, c, _ in self.finished)
+        self.prom.wait_for(lambda: self.value("awqserve_generation_tokens_total") == generated,
+                           what=f"{generated} generation tokens")
+        self.assertEqual(self.value("awqserve_prompt_tokens_total"), prompt)
+        # Tokens/s is a rate() away, and the two rounds make it move.
+        self.assertGreater(self.prom.scalar(
+            f'sum(rate(awqserve_generation_tokens_total{{job="{self.JOB}"}}[1m]))'), 0)
+
+    def test_outcomes_by_finished_reason(self):
+        expected = {r: float(sum(1 for _, _, f in self.finished if f == r)) for r in FINISH_REASONS.values()}
+        got = {r["metric"]["finished_reason"]: float(r["value"][1]) for r in self.prom.query(
+            f'sum by (finished_reason) (awqserve_request_success_total{{job="{self.JOB}"}})')}
+        self.assertEqual(got, expected)
+        self.assertEqual((expected["stop"], expected["length"]), (1.0, len(REQUESTS) - 1.0))
+        self.assertEqual(set(self.prom.query('count by (model_name) (awqserve_request_success_total)')[0]["metric"]
+                             .values()), {"tiny-stories-awq"})
+
+    def test_engine_histograms_and_gauges(self):
+        n = float(len(self.finished))
+        for h in ("awqserve_time_to_first_token_seconds", "awqserve_e2e_request_latency_seconds",
+                  "awqserve_request_queue_time_seconds"):
+            with self.subTest(h):
+                self.assertEqual(self.value(h + "_count"), n)
+        generated = sum(c for _, c, _ in self.finished)
+        itl = self.value("awqserve_inter_token_latency_seconds_count")
+        self.assertGreater(itl, 0)
+        self.assertLessEqual(itl, generated - n)
+        steps = self.value("awqserve_batch_size_count")
+        self.assertGreaterEqual(steps, max(c for _, c, _ in self.finished))
+        self.assertEqual(self.value("awqserve_engine_step_duration_seconds_count"), steps)
+        self.assertEqual(self.value("awqserve_num_requests_running"), 0)
+        self.assertEqual(self.value("awqserve_num_requests_waiting"), 0)
+        self.assertGreaterEqual(self.value("awqserve_kv_cache_usage_perc"), 0)
+        self.assertLessEqual(self.value("awqserve_kv_cache_usage_perc"), 1)
 
 
 if __name__ == "__main__":
