@@ -289,6 +289,8 @@ class CrossReferenceTest(unittest.TestCase):
                 self.assertTrue(images["generation"].endswith("/awqserve-cuda:0.1.0"))
             if k == "overlays/cpu":
                 self.assertEqual(images["generation"], "awqserve:0.1.0")
+                gen = next(c for c in spec["containers"] if c["name"] == "generation")
+                self.assertEqual(flag(gen, "threads"), gen["resources"]["limits"]["cpu"])
 
     def test_autoscaler_metric_is_served_by_the_adapter_rule(self):
         adapter = one(Rendered.get("prometheus-adapter"), "ConfigMap")
