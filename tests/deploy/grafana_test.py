@@ -142,6 +142,16 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(used - catalogue, set(), "metrics on the dashboard but not in docs/metrics.md")
         self.assertEqual(catalogue - used, set(), "metrics in docs/metrics.md but not on the dashboard")
 
+    def test_alerts_and_autoscaler_read_catalogued_metrics(self):
+        catalogue = catalogue_metrics() | {"up"}
+        with open(os.path.join(SOURCE, "deploy", "prometheus", "rules", "awqserve-alerts.yml")) as f:
+            exprs = [r["expr"] for g in yaml.safe_load(f)["groups"] for r in g["rules"]]
+        with open(os.path.join(SOURCE, "deploy", "k8s", "prometheus-adapter", "config.yaml")) as f:
+            exprs += [r["seriesQuery"] for r in yaml.safe_load(f)["rules"]]
+        used = {base_metric(m) for e in exprs for m in re.findall(r"\b(awqserve_[a-z0-9_]+|up)\b", e)}
+        self.assertGreaterEqual(len(used), 5)
+        self.assertEqual(used - catalogue, set())
+
     def test_required_views(self):
         exprs = [q for _, _, q in dashboard_queries(self.dash)]
 
