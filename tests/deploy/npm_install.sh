@@ -13,7 +13,7 @@ mkdir -p "$dest"
 rm -rf "$dest/node_modules"
 cp "$src/package.json" "$dest/package.json"
 cd "$dest"
-if ! npm install --no-audit --no-fund --no-package-lock --loglevel=error; then
+if ! "${NPM:-npm}" install --no-audit --no-fund --no-package-lock --loglevel=error; then
   rm -f package.json   # so that the next run tries again
   echo "npm install failed in $dest" >&2
   exit 1
