@@ -39,7 +39,7 @@ struct AwqTensors {
 // Round-to-nearest asymmetric quantization of W [K, N], exactly awq_reference.quantize_rtn: per (group, column)
 // scale = fp16(max((max - min) / 15, 1e-5)), zero = clip(round(-min / scale), 0, 15),
 // q = clip(round(w / scale) + zero, 0, 15); float32 arithmetic, round half to even. Requires K % group == 0 and
-// N % 8 == 0 (the caller validates).
+// N % 8 == 0 and finite weights (the caller validates).
 AwqTensors QuantizeRtn(const float* w_kn, int64_t K, int64_t N, int group);
 
 }  // namespace inference

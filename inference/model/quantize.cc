@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <numeric>
@@ -140,6 +141,12 @@ absl::Status QuantizeCheckpoint(const QuantizeOptions& o, const ProgressFn& prog
     } else {
       if (cached_for != t.linear) {
         const std::vector<float> w_kn = PaddedTranspose(*t.linear, t.padded_in, t.padded_out);
+        for (size_t k = 0; k < w_kn.size(); ++k) {
+          if (!std::isfinite(w_kn[k])) {
+            return absl::InvalidArgumentError(absl::StrCat(t.linear->weight->file, ": tensor '", t.linear->weight->name,
+                                                           "' holds a non-finite value; cannot quantize"));
+          }
+        }
         cached = QuantizeRtn(w_kn.data(), t.padded_in, t.padded_out, o.group_size);
         cached_for = t.linear;
       }

@@ -74,6 +74,19 @@ TEST(QuantizeTest, AlreadyQuantizedIsRejected) {
   EXPECT_TRUE(absl::StrContains(st.message(), "already quantized")) << st;
 }
 
+TEST(QuantizeTest, NonFiniteWeightIsRejected) {
+  TempDir in, out;
+  testing::CopyAsset("tiny-stories", in.path(), {"config.json"});
+  testing::RawSafetensors raw = testing::ReadRaw(SharedAsset("tiny-stories/model.safetensors"));
+  const int64_t begin = testing::Entry(raw, "model.layers.3.mlp.up_proj.weight").Get("data_offsets").items()[0].AsInt();
+  const float nan = std::nanf("");
+  std::memcpy(&raw.data[begin + 4 * 17], &nan, 4);
+  testing::WriteRaw(in.File("model.safetensors"), raw);
+  absl::Status st = QuantizeCheckpoint({in.path(), out.path(), 64, true});
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(st.message(), "'model.layers.3.mlp.up_proj.weight' holds a non-finite value")) << st;
+}
+
 // A small config written to a temp folder for synth.
 std::string TinyConfig(const TempDir& dir, bool tied) {
   base::Json cfg = *base::ReadJsonFile(SharedAsset("awq-tiny-mistral/config.json"));
