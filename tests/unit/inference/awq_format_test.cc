@@ -26,6 +26,7 @@ class AwqReferenceTest : public ::testing::Test {
     ASSERT_TRUE(c.ok()) << c.status();
     cases_ = new std::shared_ptr<const Checkpoint>(*c);
   }
+  void SetUp() override { ASSERT_NE(cases_, nullptr) << "the reference script failed (see above)"; }
   static void TearDownTestSuite() {
     delete cases_;
     delete dir_;
