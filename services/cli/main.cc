@@ -15,6 +15,7 @@ const Command& ModelCommand();
 const Command& ChatCommand();
 const Command& CompleteCommand();
 const Command& BenchCommand();
+const Command& RenderCommand();
 }  // namespace cli
 
 namespace {
@@ -29,6 +30,7 @@ std::vector<const cli::Command*> Commands() {
       &cli::ChatCommand(),
       &cli::CompleteCommand(),
       &cli::BenchCommand(),
+      &cli::RenderCommand(),
   };
 }
 
