@@ -39,7 +39,8 @@ API = 'method=~"/awqserve.v1.+"'
 
 
 class LiveScrapeBase:
-    """Subclasses set JOB, BINARY_ENV, EXPECTED {(method, code): calls}, and define args() and send(stub, round)."""
+    """Subclasses set JOB, BINARY_ENV, EXPECTED {(method, code): calls}, and define args() and
+    send(channel, round) -> the number of API calls it made (rounds 1 and 2 together make EXPECTED)."""
     JOB = None
     BINARY_ENV = None
     EXPECTED = {}
@@ -65,9 +66,10 @@ class LiveScrapeBase:
             cls.prom.wait_for(lambda: cls.prom.scalar(f'up{{job="{cls.JOB}"}}') == 1, what="the first scrape")
             with grpc.insecure_channel(cls.server.grpc_address) as channel:
                 wait_serving(channel, cls.WAIT_FOR)
-                cls.send(channel, 1)
-                first = cls.api_calls()
-                cls.prom.wait_for(lambda: cls.prom.scalar(cls.total_query()) == first, what="round 1 scraped")
+                first = cls.send(channel, 1)
+                # The server counts a call when gRPC is done with it, a moment after the client saw its status.
+                cls.prom.wait_for(lambda: cls.prom.scalar(cls.total_query()) == first,
+                                  what=f"round 1 ({first} calls) scraped")
                 cls.send(channel, 2)
                 assert health(channel, "") == SERVING
             cls.prom.wait_for(lambda: cls.prom.scalar(cls.total_query()) == sum(cls.EXPECTED.values()),
@@ -89,15 +91,6 @@ class LiveScrapeBase:
     @classmethod
     def total_query(cls):
         return f'sum(awqserve_rpc_requests_total{{job="{cls.JOB}",{API}}}) or vector(0)'
-
-    @classmethod
-    def api_calls(cls):
-        """Calls of the awqserve.v1 API the server has counted, read from its /metrics directly."""
-        total = 0
-        for line in cls.server.metrics_text().splitlines():
-            if line.startswith("awqserve_rpc_requests_total{") and 'method="/awqserve.v1.' in line:
-                total += float(line.rsplit(" ", 1)[1])
-        return total
 
     def test_promtool_accepts_the_metrics_endpoint(self):
         proc = subprocess.run([PROMTOOL, "check", "metrics"], input=self.metrics, capture_output=True, text=True)
@@ -182,6 +175,7 @@ class LiveTokenizerTest(LiveScrapeBase, unittest.TestCase):
                 assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
         for _ in range(decodes):
             stub.Decode(pb.DecodeRequest(ids=[1, 22557, 1526]))
+        return len(texts) + bad + decodes
 
 
 COMPLETE = "/awqserve.v1.TextGeneration/Complete"
@@ -214,6 +208,7 @@ class LiveGatewayTest(LiveScrapeBase, unittest.TestCase):
                     raise AssertionError("a call succeeded without downstream services")
                 except grpc.RpcError as e:
                     assert e.code() == grpc.StatusCode.UNAVAILABLE, e
+        return 2 * (1 if round_ == 1 else 2)
 
 
 GENERATE = "/awqserve.v1.Generation/Generate"
@@ -260,6 +255,8 @@ class LiveGenerationTest(LiveScrapeBase, unittest.TestCase):
                 raise AssertionError("max_tokens=0 was accepted")
             except grpc.RpcError as e:
                 assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+            return len(REQUESTS)
+        return 1
 
     def value(self, metric):
         return self.prom.scalar(f'sum({metric}{{job="{self.JOB}"}})')
