@@ -32,42 +32,46 @@ absl::StatusOr<jinja::Value> JsonArrayField(const std::string& field, const std:
   return jinja::Value::FromJson(*j, /*trusted=*/false);
 }
 
-absl::StatusOr<base::Json> MessageJson(const v1::ChatMessage& m, const std::string& field) {
+// Request data: an untrusted string.
+jinja::Value Data(const std::string& s) { return jinja::Value::String(s, /*trusted=*/false); }
+
+absl::StatusOr<jinja::Value> MessageValue(const v1::ChatMessage& m, const std::string& field) {
   if (m.role().empty()) return absl::InvalidArgumentError(absl::StrCat(field, ".role: required"));
   RETURN_IF_ERROR(CheckUtf8(field + ".role", m.role()));
   if (!m.has_content() && m.content_parts_size() == 0 && m.tool_calls_size() == 0)
     return absl::InvalidArgumentError(
         absl::StrCat(field, ".content: required (or content_parts, or tool_calls for an assistant message)"));
-  base::Json msg = base::Json::MakeObject();
-  msg.Set("role", m.role());
+  jinja::Dict msg;
+  msg.entries.reserve(5);
+  msg.entries.emplace_back(Data("role"), Data(m.role()));
   if (!m.tool_call_id().empty()) {
     RETURN_IF_ERROR(CheckUtf8(field + ".tool_call_id", m.tool_call_id()));
-    msg.Set("tool_call_id", m.tool_call_id());
+    msg.entries.emplace_back(Data("tool_call_id"), Data(m.tool_call_id()));
   }
   if (!m.name().empty()) {
     RETURN_IF_ERROR(CheckUtf8(field + ".name", m.name()));
-    msg.Set("name", m.name());
+    msg.entries.emplace_back(Data("name"), Data(m.name()));
   }
   if (m.content_parts_size() > 0) {
-    base::Json parts = base::Json::MakeArray();
+    jinja::List parts;
     for (int i = 0; i < m.content_parts_size(); ++i) {
       const v1::ContentPart& p = m.content_parts(i);
       const std::string pf = absl::StrCat(field, ".content_parts[", i, "]");
       if (p.type().empty()) return absl::InvalidArgumentError(pf + ".type: required");
       RETURN_IF_ERROR(CheckUtf8(pf + ".type", p.type()));
       RETURN_IF_ERROR(CheckUtf8(pf + ".text", p.text()));
-      base::Json part = base::Json::MakeObject();
-      part.Set("type", p.type());
-      if (p.type() == "text" || !p.text().empty()) part.Set("text", p.text());
-      parts.Append(std::move(part));
+      jinja::Dict part;
+      part.entries.emplace_back(Data("type"), Data(p.type()));
+      if (p.type() == "text" || !p.text().empty()) part.entries.emplace_back(Data("text"), Data(p.text()));
+      parts.push_back(jinja::Value::MakeDict(std::move(part)));
     }
-    msg.Set("content", std::move(parts));
+    msg.entries.emplace_back(Data("content"), jinja::Value::MakeList(std::move(parts)));
   } else if (m.has_content()) {
     RETURN_IF_ERROR(CheckUtf8(field + ".content", m.content()));
-    msg.Set("content", m.content());
+    msg.entries.emplace_back(Data("content"), Data(m.content()));
   }
   if (m.tool_calls_size() > 0) {
-    base::Json calls = base::Json::MakeArray();
+    jinja::List calls;
     for (int i = 0; i < m.tool_calls_size(); ++i) {
       const v1::ToolCall& tc = m.tool_calls(i);
       const std::string tf = absl::StrCat(field, ".tool_calls[", i, "]");
@@ -77,25 +81,25 @@ absl::StatusOr<base::Json> MessageJson(const v1::ChatMessage& m, const std::stri
                                       {".name", &tc.name()},
                                       {".arguments_json", &tc.arguments_json()}})
         RETURN_IF_ERROR(CheckUtf8(tf + sub, *text));
-      base::Json function = base::Json::MakeObject();
-      function.Set("name", tc.name());
+      jinja::Dict function;
+      function.entries.emplace_back(Data("name"), Data(tc.name()));
       if (tc.arguments_is_string()) {
-        function.Set("arguments", tc.arguments_json());
+        function.entries.emplace_back(Data("arguments"), Data(tc.arguments_json()));
       } else {
         absl::StatusOr<base::Json> args =
             tc.arguments_json().empty() ? base::Json::MakeObject() : base::Json::Parse(tc.arguments_json());
         if (!args.ok()) return InField(tf + ".arguments_json", args.status());
-        function.Set("arguments", std::move(*args));
+        function.entries.emplace_back(Data("arguments"), jinja::Value::FromJson(*args, /*trusted=*/false));
       }
-      base::Json call = base::Json::MakeObject();
-      if (!tc.id().empty()) call.Set("id", tc.id());
-      call.Set("type", tc.type().empty() ? std::string("function") : tc.type());
-      call.Set("function", std::move(function));
-      calls.Append(std::move(call));
+      jinja::Dict call;
+      if (!tc.id().empty()) call.entries.emplace_back(Data("id"), Data(tc.id()));
+      call.entries.emplace_back(Data("type"), Data(tc.type().empty() ? std::string("function") : tc.type()));
+      call.entries.emplace_back(Data("function"), jinja::Value::MakeDict(std::move(function)));
+      calls.push_back(jinja::Value::MakeDict(std::move(call)));
     }
-    msg.Set("tool_calls", std::move(calls));
+    msg.entries.emplace_back(Data("tool_calls"), jinja::Value::MakeList(std::move(calls)));
   }
-  return msg;
+  return jinja::Value::MakeDict(std::move(msg));
 }
 
 }  // namespace
@@ -105,13 +109,14 @@ absl::StatusOr<jinja::Context> ContextFromRequest(const v1::RenderRequest& reque
   if (request.messages_size() > kMaxMessages)
     return absl::InvalidArgumentError(
         absl::StrCat("messages: ", request.messages_size(), " messages, the limit is ", kMaxMessages));
-  base::Json messages = base::Json::MakeArray();
+  jinja::List messages;
+  messages.reserve(request.messages_size());
   for (int i = 0; i < request.messages_size(); ++i) {
-    ASSIGN_OR_RETURN(base::Json m, MessageJson(request.messages(i), absl::StrCat("messages[", i, "]")));
-    messages.Append(std::move(m));
+    ASSIGN_OR_RETURN(jinja::Value m, MessageValue(request.messages(i), absl::StrCat("messages[", i, "]")));
+    messages.push_back(std::move(m));
   }
   jinja::Context ctx;
-  ctx.Set("messages", jinja::Value::FromJson(messages, /*trusted=*/false));
+  ctx.Set("messages", jinja::Value::MakeList(std::move(messages)));
   ctx.Set("add_generation_prompt", jinja::Value::Bool(request.add_generation_prompt()));
   ASSIGN_OR_RETURN(jinja::Value tools, JsonArrayField("tools_json", request.tools_json()));
   ctx.Set("tools", std::move(tools));
