@@ -1,9 +1,15 @@
 #include "services/template/template_service.h"
 
+#include <grpcpp/support/proto_buffer_reader.h>
+
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "services/common/status.h"
 #include "services/template/render_request.h"
+#include "services/template/wire_utf8.h"
 
 namespace template_service {
 
@@ -91,9 +97,27 @@ void TemplateService::DoInfo(v1::TemplateInfo* response) const {
   response->set_eos_token(model_.eos_token.value_or(""));
 }
 
-grpc::ServerUnaryReactor* TemplateService::Render(grpc::CallbackServerContext* context,
-                                                  const v1::RenderRequest* request, v1::RenderResponse* response) {
-  return services::FinishUnary(context, DoRender(*request, response));
+grpc::ServerUnaryReactor* TemplateService::Render(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                                  grpc::ByteBuffer* response) {
+  v1::RenderRequest parsed;
+  grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(request));
+  if (!parsed.ParseFromZeroCopyStream(&reader)) {
+    bad_request_->Increment();
+    std::vector<grpc::Slice> slices;
+    std::string wire;
+    if (request->Dump(&slices).ok()) {
+      for (const grpc::Slice& s : slices) wire.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    return services::FinishUnary(context, DiagnoseRequest(wire, *v1::RenderRequest::descriptor()));
+  }
+  v1::RenderResponse reply;
+  absl::Status status = DoRender(parsed, &reply);
+  if (status.ok()) {
+    bool own_buffer;
+    const grpc::Status s = grpc::SerializationTraits<v1::RenderResponse>::Serialize(reply, response, &own_buffer);
+    if (!s.ok()) status = absl::InternalError(absl::StrCat("Render: cannot serialize the reply: ", s.error_message()));
+  }
+  return services::FinishUnary(context, status);
 }
 
 grpc::ServerUnaryReactor* TemplateService::Info(grpc::CallbackServerContext* context,

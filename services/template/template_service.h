@@ -37,15 +37,18 @@ struct TemplateOptions {
   size_t override_cache_entries = 16;
 };
 
-class TemplateService : public awqserve::v1::PromptTemplate::CallbackService {
+// Render takes raw bytes so that a string with invalid UTF-8 (which protobuf refuses to parse) still gets an
+// INVALID_ARGUMENT naming the field (wire_utf8.h); Info uses the generated types.
+class TemplateService
+    : public awqserve::v1::PromptTemplate::WithRawCallbackMethod_Render<awqserve::v1::PromptTemplate::CallbackService> {
  public:
   TemplateService(ModelTemplate model, TemplateOptions options, prometheus::Registry* registry);
 
   // Parses the model's template; an error names its source.
   [[nodiscard]] absl::Status Init();
 
-  grpc::ServerUnaryReactor* Render(grpc::CallbackServerContext* context, const awqserve::v1::RenderRequest* request,
-                                   awqserve::v1::RenderResponse* response) override;
+  grpc::ServerUnaryReactor* Render(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context, const awqserve::v1::TemplateInfoRequest* request,
                                  awqserve::v1::TemplateInfo* response) override;
 

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <csignal>
 #include <memory>
+#include <mutex>
 
 #include "awqserve/v1/template.grpc.pb.h"
 #include "base/file.h"
@@ -142,6 +144,60 @@ TEST_F(TemplateServer, BadRequestsAreInvalidArgumentAndTheServerKeepsServing) {
   req.clear_template_override();
   ASSERT_TRUE(Render(req, &resp).ok());
   EXPECT_EQ(resp.text(), "<s>[INST] no role [/INST]");
+}
+
+// A conforming client cannot send invalid UTF-8, so the request is serialized with a same-length placeholder that
+// is then overwritten with bad bytes on the wire.
+grpc::Status RawRender(const std::shared_ptr<grpc::Channel>& channel, const std::string& wire) {
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(wire);
+  grpc::ByteBuffer request(&slice, 1), response;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  generic.UnaryCall(&ctx, "/awqserve.v1.PromptTemplate/Render", grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) {
+                      std::lock_guard<std::mutex> lock(mu);
+                      status = s;
+                      done = true;
+                      cv.notify_one();
+                    });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  return status;
+}
+
+std::string WithBadBytes(const v1::RenderRequest& req) {
+  std::string wire = req.SerializeAsString();
+  const size_t at = wire.find("PLACEHOLDER");
+  wire.replace(at, 11, "bad \xff\xfe bytes", 11);
+  return wire;
+}
+
+TEST_F(TemplateServer, InvalidUtf8IsInvalidArgumentNamingTheField) {
+  v1::RenderRequest req;
+  req.add_messages()->set_role("user");
+  req.mutable_messages(0)->set_content("fine");
+  req.add_messages()->set_role("assistant");
+  req.mutable_messages(1)->set_content("PLACEHOLDER");
+  grpc::Status s = RawRender(*channel_, WithBadBytes(req));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "messages[1].content: not valid UTF-8 (byte 4)");
+
+  req.mutable_messages(1)->set_content("ok");
+  v1::ToolCall* tc = req.mutable_messages(1)->add_tool_calls();
+  tc->set_name("f");
+  tc->set_arguments_json("{\"a\": \"PLACEHOLDER\"}");
+  s = RawRender(*channel_, WithBadBytes(req));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "messages[1].tool_calls[0].arguments_json: not valid UTF-8 (byte 11)");
+
+  s = RawRender(*channel_, std::string("\x0a\x05\x0a", 3));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "request: malformed protobuf wire data");
 }
 
 TEST_F(TemplateServer, InfoHealthReflectionMetrics) {
