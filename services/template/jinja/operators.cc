@@ -1,6 +1,7 @@
 // Python-semantics operators, subscripts, slices and iteration for the interpreter.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -77,10 +78,22 @@ absl::StatusOr<Value> PercentFormat(const PString& fmt, const Value& args, size_
     while (j < f.size() && std::strchr("-+ 0#.0123456789", f[j]) != nullptr) spec += f[j++];
     if (j >= f.size()) return TypeError("incomplete format");
     const char conv = f[j];
-    if (conv == 's') {
-      out.Append(arg.ToPString());
-    } else if (conv == 'r') {
-      out.Append(arg.Repr(), arg.AllTrusted());
+    if (conv == 's' || conv == 'r') {
+      // Flags and width pad with spaces (left-aligned with '-'); a precision truncates. Counted in code points.
+      PString text = conv == 's' ? arg.ToPString() : PString(arg.Repr(), arg.AllTrusted());
+      size_t k = 1;  // spec is "%" flags width [. precision]
+      bool left = false;
+      for (; k < spec.size() && std::strchr("-+ 0#", spec[k]) != nullptr; ++k) left = left || spec[k] == '-';
+      const size_t width = std::min<size_t>(static_cast<size_t>(std::atoll(spec.c_str() + k)), max_bytes);
+      if (const size_t dot = spec.find('.'); dot != std::string::npos) {
+        const size_t precision = static_cast<size_t>(std::atoll(spec.c_str() + dot + 1));
+        text = text.Substr(0, ByteOffsetOfCodePoint(text.text(), precision));
+      }
+      const size_t len = CodePointCount(text.text());
+      const std::string pad = width > len ? std::string(width - len, ' ') : std::string();
+      if (!left) out.Append(pad, true);
+      out.Append(text);
+      if (left) out.Append(pad, true);
     } else if (conv == 'd' || conv == 'i' || conv == 'x' || conv == 'X' || conv == 'o') {
       if (!arg.is_number())
         return TypeError(

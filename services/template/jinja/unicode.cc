@@ -68,8 +68,16 @@ bool IsPyWhitespace(char32_t c) {
 static bool InLatinExtAEvenUpper(char32_t c) { return (c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177); }
 static bool InLatinExtAOddUpper(char32_t c) { return (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E); }
 
+// The Latin digraph triples (upper, title, lower): DŽ Dž dž, LJ Lj lj, NJ Nj nj, DZ Dz dz.
+static char32_t DigraphBase(char32_t c) {
+  if (c >= 0x1C4 && c <= 0x1CC) return 0x1C4 + (c - 0x1C4) / 3 * 3;
+  if (c >= 0x1F1 && c <= 0x1F3) return 0x1F1;
+  return 0;
+}
+
 bool IsUpperCp(char32_t c) {
   if (c < 0x80) return c >= 'A' && c <= 'Z';
+  if (const char32_t base = DigraphBase(c)) return c == base;
   if (c >= 0xC0 && c <= 0xDE) return c != 0xD7;
   if (InLatinExtAEvenUpper(c)) return c % 2 == 0;
   if (InLatinExtAOddUpper(c)) return c % 2 == 1;
@@ -81,6 +89,7 @@ bool IsUpperCp(char32_t c) {
 
 bool IsLowerCp(char32_t c) {
   if (c < 0x80) return c >= 'a' && c <= 'z';
+  if (const char32_t base = DigraphBase(c)) return c == base + 2;
   if (c >= 0xDF && c <= 0xFF) return c != 0xF7;
   if (c == 0xB5) return true;
   if (InLatinExtAEvenUpper(c)) return c % 2 == 1;
@@ -95,6 +104,7 @@ bool IsCased(char32_t c) { return IsUpperCp(c) || IsLowerCp(c); }
 
 char32_t ToLowerCp(char32_t c) {
   if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+  if (const char32_t base = DigraphBase(c)) return base + 2;
   if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 0x20;
   if (InLatinExtAEvenUpper(c) && c % 2 == 0) return c + 1;
   if (InLatinExtAOddUpper(c) && c % 2 == 1) return c + 1;
@@ -108,6 +118,7 @@ char32_t ToLowerCp(char32_t c) {
 
 char32_t ToUpperCp(char32_t c) {
   if (c < 0x80) return (c >= 'a' && c <= 'z') ? c - 32 : c;
+  if (const char32_t base = DigraphBase(c)) return base;
   if (c >= 0xE0 && c <= 0xFE && c != 0xF7) return c - 0x20;
   if (c == 0xFF) return 0x178;
   if (c == 0xB5) return 0x39C;
