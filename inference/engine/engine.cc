@@ -58,7 +58,7 @@ Engine::~Engine() { Stop(); }
 absl::StatusOr<RequestHandle> Engine::Submit(EngineRequest request, RequestSink sink) {
   const EngineClock::time_point now = EngineClock::now();
   absl::Status valid = ValidateRequest(request, limits_);
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (!valid.ok()) {
     ++rejected_;
     return valid;
@@ -74,21 +74,21 @@ absl::StatusOr<RequestHandle> Engine::Submit(EngineRequest request, RequestSink 
   const RequestHandle id = next_id_++;
   inbox_.push_back(std::make_unique<Sequence>(id, std::move(request), std::move(sink), now));
   stats_.waiting = static_cast<int32_t>(waiting + 1);
-  wake_.Signal();
+  wake_.notify_one();
   return id;
 }
 
 void Engine::Cancel(RequestHandle handle) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   cancels_.push_back(handle);
-  wake_.Signal();
+  wake_.notify_one();
 }
 
 void Engine::TakeInbox() {
   std::vector<SeqPtr> inbox;
   std::vector<RequestHandle> cancels;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     inbox.swap(inbox_);
     cancels.swap(cancels_);
     // Counted as waiting until PublishStats replaces it with the scheduler's own count.
@@ -100,7 +100,7 @@ void Engine::TakeInbox() {
 
 void Engine::PublishStats() {
   EngineStats s = scheduler_.Stats();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   scheduler_waiting_ = s.waiting;
   s.waiting += static_cast<int32_t>(inbox_.size());
   s.counters.requests_rejected_total = rejected_;
@@ -119,7 +119,7 @@ void Engine::RunUntilIdle() {
     const bool ran = Step();
     bool more_input;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       more_input = !inbox_.empty() || !cancels_.empty();
     }
     if (!ran && !more_input) return;
@@ -135,8 +135,8 @@ void Engine::Loop() {
   bool busy = false;
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
-      while (!stop_ && !busy && inbox_.empty() && cancels_.empty()) wake_.Wait(&mu_);
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait(lock, [&] { return stop_ || busy || !inbox_.empty() || !cancels_.empty(); });
       if (stop_) return;
     }
     busy = Step();
@@ -145,9 +145,9 @@ void Engine::Loop() {
 
 void Engine::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
-    wake_.Signal();
+    wake_.notify_one();
   }
   if (thread_.joinable()) thread_.join();
   // The stepping thread is gone: this thread owns the scheduler now.
@@ -157,7 +157,7 @@ void Engine::Stop() {
 }
 
 EngineStats Engine::Stats() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   EngineStats s = stats_;
   s.counters.requests_rejected_total = rejected_;
   return s;

@@ -2,10 +2,11 @@
 // rejections, the bounded wait queue, cancellation, stats, and the engine thread.
 #include "inference/engine/engine.h"
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <thread>
 
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "stage_test_util.h"
 #include "token_pool_backend.h"
@@ -187,7 +188,8 @@ TEST(Engine, TheEngineThreadServesConcurrentSubmitters) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 5;
   std::vector<RequestHandle> ids(kThreads * kPerThread);
-  std::vector<absl::Notification> done(kThreads * kPerThread);
+  std::condition_variable all_done;
+  int finished = 0;  // guarded by c.mu
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -195,9 +197,11 @@ TEST(Engine, TheEngineThreadServesConcurrentSubmitters) {
         const int i = t * kPerThread + k;
         RequestSink sink = c.Sink(&ids[i]);
         auto finish = sink.on_finish;
-        sink.on_finish = [finish, &done, i](const FinishedRequest& f) {
+        sink.on_finish = [finish, &c, &finished, &all_done](const FinishedRequest& f) {
           finish(f);
-          done[i].Notify();
+          std::lock_guard<std::mutex> l(c.mu);
+          ++finished;
+          all_done.notify_one();
         };
         std::lock_guard<std::mutex> l(c.mu);  // the handle is written before the engine's callbacks read it
         ids[i] = *engine->Submit(MakeRequest(5 + i, 6 + i % 3), sink);
@@ -205,7 +209,10 @@ TEST(Engine, TheEngineThreadServesConcurrentSubmitters) {
     });
   }
   for (std::thread& th : threads) th.join();
-  for (absl::Notification& n : done) n.WaitForNotification();
+  {
+    std::unique_lock<std::mutex> l(c.mu);
+    all_done.wait(l, [&] { return finished == kThreads * kPerThread; });
+  }
   engine->Stop();
   for (int i = 0; i < kThreads * kPerThread; ++i) {
     EXPECT_EQ(c.tokens[ids[i]], GenerateReference(MakeRequest(5 + i, 6 + i % 3).prompt, 6 + i % 3, 0, kVocab));
