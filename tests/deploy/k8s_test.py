@@ -292,6 +292,25 @@ class CrossReferenceTest(unittest.TestCase):
                 gen = next(c for c in spec["containers"] if c["name"] == "generation")
                 self.assertEqual(flag(gen, "threads"), gen["resources"]["limits"]["cpu"])
 
+    def test_verify_weights_command_checks_the_files(self):
+        spec = one(Rendered.get("overlays/gpu"), "Deployment")["spec"]["template"]["spec"]
+        command = spec["initContainers"][0]["command"]
+        with tempfile.TemporaryDirectory() as d:
+            for name, data in (("model.safetensors", b"\x00" * 4096), ("config.json", b"{}")):
+                with open(os.path.join(d, name), "wb") as f:
+                    f.write(data)
+
+            def run():
+                return subprocess.run(command, env={"AWQSERVE_MODEL_DIR": d, "PATH": os.environ["PATH"]},
+                                      capture_output=True, text=True).returncode
+            self.assertNotEqual(run(), 0, "no SHA256SUMS must fail")
+            subprocess.run("sha256sum model.safetensors config.json > SHA256SUMS", shell=True, cwd=d, check=True)
+            self.assertEqual(run(), 0)
+            with open(os.path.join(d, "model.safetensors"), "r+b") as f:
+                f.seek(1000)
+                f.write(b"\x01")
+            self.assertNotEqual(run(), 0, "a corrupted file must fail")
+
     def test_autoscaler_metric_is_served_by_the_adapter_rule(self):
         adapter = one(Rendered.get("prometheus-adapter"), "ConfigMap")
         self.assertEqual(adapter["metadata"]["namespace"], "monitoring")
