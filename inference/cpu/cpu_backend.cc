@@ -1,9 +1,12 @@
 #include "inference/cpu/cpu_backend.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "inference/engine/sampler.h"
 
@@ -126,6 +129,16 @@ absl::Status CpuBackend::Execute(const StepBatch& batch, StepResult* result) {
   return absl::OkStatus();
 }
 
+size_t CpuBackendMemoryBytes(const ModelConfig& c, const CpuBackendOptions& options) {
+  const size_t H = c.hidden_size, V = c.vocab_size, I = c.intermediate_size;
+  const size_t q = static_cast<size_t>(c.num_attention_heads) * c.head_dim;
+  const size_t kv = static_cast<size_t>(c.num_key_value_heads) * c.head_dim;
+  const size_t per_layer = 2 * H + H * q + 2 * H * kv + q * H + 3 * H * I;
+  const size_t params = 2 * V * H + H + c.num_hidden_layers * per_layer;
+  const size_t kv_pools = 2 * static_cast<size_t>(c.num_hidden_layers) * options.num_blocks * options.block_size * kv;
+  return (params + kv_pools) * sizeof(float);
+}
+
 absl::StatusOr<std::unique_ptr<CpuBackend>> CreateCpuBackend(const ModelWeights& weights,
                                                              const CpuBackendOptions& options) {
   if (options.num_blocks <= 0) {
@@ -133,6 +146,16 @@ absl::StatusOr<std::unique_ptr<CpuBackend>> CreateCpuBackend(const ModelWeights&
   }
   if (options.block_size <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("block_size = ", options.block_size, " must be positive"));
+  }
+  size_t limit = options.max_memory_bytes;
+  if (limit == 0) limit = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGE_SIZE));
+  const size_t needed = CpuBackendMemoryBytes(weights.config, options);
+  if (needed > limit) {
+    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "the CPU backend needs %.2f GiB (float32 weights and %d KV blocks) but the limit is %.2f GiB; "
+        "use the CUDA backend or a smaller model",
+        needed / kGiB, options.num_blocks, limit / kGiB));
   }
   ASSIGN_OR_RETURN(CpuModel model, LoadCpuModel(weights));
   return std::make_unique<CpuBackend>(std::move(model), options);

@@ -26,7 +26,12 @@ struct CpuBackendOptions {
   int num_blocks = 256;   // KV blocks per layer pool
   int block_size = 16;    // tokens per block
   int threads = 0;        // 0: std::thread::hardware_concurrency()
+  // Refuse (RESOURCE_EXHAUSTED) when float32 weights + KV pools would exceed this; 0: the machine's physical memory.
+  size_t max_memory_bytes = 0;
 };
+
+// Bytes the CPU backend allocates for `config`: float32 weights plus the K and V pools.
+size_t CpuBackendMemoryBytes(const ModelConfig& config, const CpuBackendOptions& options);
 
 class CpuBackend : public Backend {
  public:
@@ -54,7 +59,8 @@ class CpuBackend : public Backend {
   ForwardScratch scratch_;
 };
 
-// Converts the weights to float32 and allocates the KV pools. INVALID_ARGUMENT for bad options.
+// Converts the weights to float32 and allocates the KV pools. INVALID_ARGUMENT for bad options,
+// RESOURCE_EXHAUSTED (with both sizes) when the model does not fit the memory limit.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<CpuBackend>> CreateCpuBackend(const ModelWeights& weights,
                                                                            const CpuBackendOptions& options = {});
 

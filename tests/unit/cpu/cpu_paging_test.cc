@@ -174,5 +174,22 @@ TEST(CpuBackendTest, RejectsBadBatches) {
   EXPECT_EQ(b->Execute(One(no_params), &r).code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(CpuBackendTest, RefusesAModelLargerThanTheMemoryLimit) {
+  absl::StatusOr<ModelWeights> w = LoadModelWeights(testing::SharedAsset("awq-tiny-mistral"));
+  ASSERT_TRUE(w.ok()) << w.status();
+  CpuBackendOptions o{.num_blocks = 16, .block_size = 16, .threads = 1};
+  // 2 * 32000 * 128 embedding/lm_head + 129 norm + 2 layers * (2*128 + 128*128 + 2*128*64 + 128*128 + 3*128*384),
+  // plus K and V: 2 * 2 layers * 16 blocks * 16 slots * 64.
+  const size_t expected = (2u * 32000 * 128 + 128 + 2 * (2 * 128 + 128 * 128 + 2 * 128 * 64 + 128 * 128 + 3 * 128 * 384) +
+                           2u * 2 * 16 * 16 * 64) * 4;
+  EXPECT_EQ(CpuBackendMemoryBytes(w->config, o), expected);
+  o.max_memory_bytes = expected - 1;
+  absl::StatusOr<std::unique_ptr<CpuBackend>> b = CreateCpuBackend(*w, o);
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(absl::StrContains(b.status().message(), "needs 0.03 GiB")) << b.status();
+  o.max_memory_bytes = expected;
+  EXPECT_TRUE(CreateCpuBackend(*w, o).ok());
+}
+
 }  // namespace
 }  // namespace inference
