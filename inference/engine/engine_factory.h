@@ -18,7 +18,7 @@
 namespace inference {
 
 struct EngineOptions {
-  std::string backend = "cpu";     // "cpu" (the CUDA backend registers here when built)
+  std::string backend = "cpu";     // "cpu", or "cuda" in a build with the CUDA backend
   int32_t kv_blocks = 0;           // KV blocks per layer pool; 0: enough for kDefaultKvTokens tokens
   int32_t kv_block_size = 16;      // tokens per block
   int32_t threads = 0;             // CPU backend threads; 0: hardware concurrency

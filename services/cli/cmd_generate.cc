@@ -181,7 +181,7 @@ const Command& GenerateCommand() {
       "[--temperature T --top-k K --top-p P --min-p P --repetition-penalty R --presence-penalty P "
       "--frequency-penalty F --seed S --logprobs N] [--json]",
       {{"model", true, "model folder (config.json, safetensors, tokenizer.model)"},
-       {"backend", true, "compute backend (default cpu)"},
+       {"backend", true, "compute backend: cpu (default), or cuda in a build with the CUDA backend"},
        {"prompt-ids", true, "prompt as comma-separated token ids (BOS not added)"},
        {"prompt", true, "prompt text, encoded with the model's tokenizer.model (BOS added)"},
        {"no-bos", false, "with --prompt: do not add BOS"},
