@@ -1,12 +1,18 @@
 #include "services/gateway/gateway_service.h"
 
 #include <chrono>
+#include <cstdio>
 #include <deque>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "services/common/status.h"
+#include "services/gateway/wire_diagnosis.h"
 
 namespace gateway {
 namespace {
@@ -20,14 +26,50 @@ constexpr auto kInfoTimeout = std::chrono::seconds(2);
 
 double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// The request of one call, parsed from its raw bytes.
+struct Request {
+  awqserve::v1::ChatRequest chat;
+  awqserve::v1::CompleteRequest complete;
+  bool is_chat = false;
+  absl::Status parsed;  // INVALID_ARGUMENT naming the field when the bytes did not parse
+
+  Request(const grpc::ByteBuffer* raw, bool chat_request) : is_chat(chat_request) {
+    google::protobuf::Message& m = is_chat ? static_cast<google::protobuf::Message&>(chat) : complete;
+    grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(raw));
+    if (m.ParseFromZeroCopyStream(&reader)) return;
+    std::vector<grpc::Slice> slices;
+    std::string wire;
+    if (raw->Dump(&slices).ok()) {
+      for (const grpc::Slice& s : slices) wire.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    parsed = DiagnoseUnparsable(*m.GetDescriptor(), wire);
+  }
+  PipelineInput input(grpc::CallbackServerContext* ctx) const {
+    return PipelineInput{is_chat ? &chat : nullptr, is_chat ? nullptr : &complete, ctx->deadline()};
+  }
+};
+
+grpc::ByteBuffer Serialize(const TextGenerationResponse& m) {
+  grpc::ByteBuffer buffer;
+  bool own = false;
+  grpc::Status s = grpc::SerializationTraits<TextGenerationResponse>::Serialize(m, &buffer, &own);
+  AWQ_CHECK(s.ok());
+  return buffer;
+}
+
 // A streaming call: the worker posts messages, the reactor writes them one at a time.
-class StreamCall final : public grpc::ServerWriteReactor<TextGenerationResponse> {
+class StreamCall final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  StreamCall(GatewayService* service, grpc::CallbackServerContext* ctx, PipelineInput input, const char* method)
-      : service_(service), metrics_(service->MetricsFor(method)), input_(input) {
-    input_.deadline = ctx->deadline();
-    worker_ = std::thread([this] {
-      absl::Status s = service_->Run(input_, &control_, [this](TextGenerationResponse&& m) { Post(std::move(m)); });
+  StreamCall(GatewayService* service, grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw, bool chat,
+             const char* method)
+      : service_(service), metrics_(service->MetricsFor(method)), request_(raw, chat) {
+    if (!request_.parsed.ok()) {
+      PostFinish(services::ToGrpcStatus(request_.parsed));
+      return;
+    }
+    const PipelineInput input = request_.input(ctx);
+    worker_ = std::thread([this, input] {
+      absl::Status s = service_->Run(input, &control_, [this](TextGenerationResponse&& m) { Post(std::move(m)); });
       PostFinish(services::ToGrpcStatus(s));
     });
   }
@@ -51,7 +93,7 @@ class StreamCall final : public grpc::ServerWriteReactor<TextGenerationResponse>
   void OnCancel() override { control_.CancelAll(); }
 
   void OnDone() override {
-    worker_.join();
+    if (worker_.joinable()) worker_.join();
     delete this;
   }
 
@@ -66,9 +108,10 @@ class StreamCall final : public grpc::ServerWriteReactor<TextGenerationResponse>
       }
       last_text_ = now;
     }
+    grpc::ByteBuffer buffer = Serialize(m);
     absl::MutexLock lock(&mu_);
     if (client_gone_) return;
-    queue_.push_back(std::move(m));  // deque: the element being written keeps its address
+    queue_.push_back(std::move(buffer));  // deque: the element being written keeps its address
     if (!writing_) {
       writing_ = true;
       StartWrite(&queue_.front());
@@ -83,12 +126,12 @@ class StreamCall final : public grpc::ServerWriteReactor<TextGenerationResponse>
 
   GatewayService* service_;
   GatewayMetrics::Method* metrics_;
-  PipelineInput input_;
+  const Request request_;
   const Clock::time_point arrival_ = Clock::now();
   std::optional<Clock::time_point> last_text_;  // worker thread only
   CallControl control_;
   absl::Mutex mu_;
-  std::deque<TextGenerationResponse> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<grpc::ByteBuffer> queue_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> final_status_ ABSL_GUARDED_BY(mu_);
@@ -98,40 +141,48 @@ class StreamCall final : public grpc::ServerWriteReactor<TextGenerationResponse>
 // A unary call: the same pipeline, its messages merged into one response.
 class UnaryCall final : public grpc::ServerUnaryReactor {
  public:
-  UnaryCall(GatewayService* service, grpc::CallbackServerContext* ctx, PipelineInput input,
-            TextGenerationResponse* response, const char* method)
-      : service_(service), metrics_(service->MetricsFor(method)), input_(input), response_(response) {
-    input_.deadline = ctx->deadline();
-    worker_ = std::thread([this] {
-      absl::Status s = service_->Run(input_, &control_, [this](TextGenerationResponse&& m) { Merge(std::move(m)); });
-      if (s.ok() && metrics_ != nullptr) metrics_->ttft->Observe(SecondsSince(arrival_));
+  UnaryCall(GatewayService* service, grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw, bool chat,
+            grpc::ByteBuffer* response, const char* method)
+      : service_(service), metrics_(service->MetricsFor(method)), request_(raw, chat), response_(response) {
+    if (!request_.parsed.ok()) {
+      Finish(services::ToGrpcStatus(request_.parsed));
+      return;
+    }
+    const PipelineInput input = request_.input(ctx);
+    worker_ = std::thread([this, input] {
+      absl::Status s = service_->Run(input, &control_, [this](TextGenerationResponse&& m) { Merge(std::move(m)); });
+      if (s.ok()) {
+        *response_ = Serialize(merged_);
+        if (metrics_ != nullptr) metrics_->ttft->Observe(SecondsSince(arrival_));
+      }
       Finish(services::ToGrpcStatus(s));
     });
   }
 
   void OnCancel() override { control_.CancelAll(); }
   void OnDone() override {
-    worker_.join();
+    if (worker_.joinable()) worker_.join();
     delete this;
   }
 
  private:
   void Merge(TextGenerationResponse&& m) {
-    response_->mutable_text()->append(m.text());
-    response_->mutable_token_ids()->MergeFrom(m.token_ids());
-    response_->mutable_logprobs()->MergeFrom(m.logprobs());
-    response_->mutable_prompt_token_ids()->MergeFrom(m.prompt_token_ids());
+    merged_.mutable_text()->append(m.text());
+    merged_.mutable_token_ids()->MergeFrom(m.token_ids());
+    merged_.mutable_logprobs()->MergeFrom(m.logprobs());
+    merged_.mutable_prompt_token_ids()->MergeFrom(m.prompt_token_ids());
     if (m.finish_reason() != awqserve::v1::FINISH_REASON_UNSPECIFIED) {
-      response_->set_finish_reason(m.finish_reason());
-      *response_->mutable_stop_reason() = m.stop_reason();
-      *response_->mutable_usage() = m.usage();
+      merged_.set_finish_reason(m.finish_reason());
+      *merged_.mutable_stop_reason() = m.stop_reason();
+      *merged_.mutable_usage() = m.usage();
     }
   }
 
   GatewayService* service_;
   GatewayMetrics::Method* metrics_;
-  PipelineInput input_;
-  TextGenerationResponse* response_;
+  const Request request_;
+  grpc::ByteBuffer* response_;
+  TextGenerationResponse merged_;  // worker thread only
   const Clock::time_point arrival_ = Clock::now();
   CallControl control_;
   std::thread worker_;
@@ -160,6 +211,9 @@ void GatewayService::PollInfo(std::function<void()> on_ready) {
     if (s.ok()) {
       auto model = std::make_shared<const ModelInfo>(ToModelInfo(info));
       metrics_->SetModel(model->model);
+      std::printf("awqserve-gateway: serving %s (context %u tokens); ready\n", model->model.c_str(),
+                  model->context_length);
+      std::fflush(stdout);
       {
         absl::MutexLock lock(&mu_);
         info_ = std::move(model);
@@ -188,26 +242,24 @@ absl::Status GatewayService::Run(const PipelineInput& input, CallControl* contro
   return RunPipeline(downstream_, *info, input, control, send);
 }
 
-grpc::ServerWriteReactor<TextGenerationResponse>* GatewayService::Chat(grpc::CallbackServerContext* ctx,
-                                                                      const awqserve::v1::ChatRequest* request) {
-  return new StreamCall(this, ctx, PipelineInput{request, nullptr, {}}, "Chat");
+grpc::ServerWriteReactor<grpc::ByteBuffer>* GatewayService::Chat(grpc::CallbackServerContext* ctx,
+                                                                 const grpc::ByteBuffer* request) {
+  return new StreamCall(this, ctx, request, /*chat=*/true, "Chat");
 }
 
-grpc::ServerWriteReactor<TextGenerationResponse>* GatewayService::Complete(
-    grpc::CallbackServerContext* ctx, const awqserve::v1::CompleteRequest* request) {
-  return new StreamCall(this, ctx, PipelineInput{nullptr, request, {}}, "Complete");
+grpc::ServerWriteReactor<grpc::ByteBuffer>* GatewayService::Complete(grpc::CallbackServerContext* ctx,
+                                                                     const grpc::ByteBuffer* request) {
+  return new StreamCall(this, ctx, request, /*chat=*/false, "Complete");
 }
 
-grpc::ServerUnaryReactor* GatewayService::ChatUnary(grpc::CallbackServerContext* ctx,
-                                                    const awqserve::v1::ChatRequest* request,
-                                                    TextGenerationResponse* response) {
-  return new UnaryCall(this, ctx, PipelineInput{request, nullptr, {}}, response, "ChatUnary");
+grpc::ServerUnaryReactor* GatewayService::ChatUnary(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                                    grpc::ByteBuffer* response) {
+  return new UnaryCall(this, ctx, request, /*chat=*/true, response, "ChatUnary");
 }
 
 grpc::ServerUnaryReactor* GatewayService::CompleteUnary(grpc::CallbackServerContext* ctx,
-                                                        const awqserve::v1::CompleteRequest* request,
-                                                        TextGenerationResponse* response) {
-  return new UnaryCall(this, ctx, PipelineInput{nullptr, request, {}}, response, "CompleteUnary");
+                                                        const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  return new UnaryCall(this, ctx, request, /*chat=*/false, response, "CompleteUnary");
 }
 
 }  // namespace gateway

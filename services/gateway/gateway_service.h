@@ -32,23 +32,31 @@
 
 namespace gateway {
 
-class GatewayService final : public awqserve::v1::TextGeneration::CallbackService {
+// The four methods take their requests as raw bytes: a request protobuf refuses (a string that is not UTF-8) is
+// answered INVALID_ARGUMENT naming the field (wire_diagnosis.h) instead of gRPC's bare error.
+using TextGenerationRawService = awqserve::v1::TextGeneration::WithRawCallbackMethod_Chat<
+    awqserve::v1::TextGeneration::WithRawCallbackMethod_Complete<
+        awqserve::v1::TextGeneration::WithRawCallbackMethod_ChatUnary<
+            awqserve::v1::TextGeneration::WithRawCallbackMethod_CompleteUnary<
+                awqserve::v1::TextGeneration::CallbackService>>>>;
+
+class GatewayService final : public TextGenerationRawService {
  public:
   GatewayService(Downstream downstream, GatewayMetrics* metrics);
   ~GatewayService() override;
 
-  // Starts asking Generation.Info (every kInfoRetryInterval) until it answers; then calls on_ready once.
+  // Starts asking Generation.Info (every kInfoRetryInterval) until it answers; then prints
+  // "awqserve-gateway: serving MODEL (context N tokens); ready" and calls on_ready once.
   void Start(std::function<void()> on_ready);
 
-  grpc::ServerWriteReactor<awqserve::v1::TextGenerationResponse>* Chat(
-      grpc::CallbackServerContext* ctx, const awqserve::v1::ChatRequest* request) override;
-  grpc::ServerWriteReactor<awqserve::v1::TextGenerationResponse>* Complete(
-      grpc::CallbackServerContext* ctx, const awqserve::v1::CompleteRequest* request) override;
-  grpc::ServerUnaryReactor* ChatUnary(grpc::CallbackServerContext* ctx, const awqserve::v1::ChatRequest* request,
-                                      awqserve::v1::TextGenerationResponse* response) override;
-  grpc::ServerUnaryReactor* CompleteUnary(grpc::CallbackServerContext* ctx,
-                                          const awqserve::v1::CompleteRequest* request,
-                                          awqserve::v1::TextGenerationResponse* response) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Chat(grpc::CallbackServerContext* ctx,
+                                                   const grpc::ByteBuffer* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Complete(grpc::CallbackServerContext* ctx,
+                                                       const grpc::ByteBuffer* request) override;
+  grpc::ServerUnaryReactor* ChatUnary(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* CompleteUnary(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
 
   // Runs one call's pipeline (used by the reactors, on their worker threads).
   absl::Status Run(const PipelineInput& input, CallControl* control, const SendFn& send);
