@@ -1,5 +1,7 @@
 // The Engine API over the real CPU backend and real checkpoints (shared/assets): reference greedy ids, batch
 // invariance of greedy and seeded outputs, cancellation, a full cache, over-long prompts.
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <string>
 
@@ -100,6 +102,47 @@ TEST(EngineCpu, AwqTinyMistralReferenceGreedyIdsAcrossTheSlidingWindow) {
   engine->RunUntilIdle();
   for (size_t i = 0; i < prompts.size(); ++i) {
     EXPECT_EQ(out.by_key[static_cast<int>(i)].ids, Ints(prompts[i].Get("greedy_ids"))) << "prompt " << i;
+  }
+}
+
+// The first generated token's logprobs through the engine equal log_softmax of transformers' last-position logits
+// (float32: 1e-4 relative of the logits, so 1e-3 absolute on log-probabilities of this spread is generous).
+TEST(EngineCpu, AwqTinyMistralLogprobsMatchTransformersLogSoftmax) {
+  absl::StatusOr<base::Json> ref = base::ReadJsonFile(kAssets + "awq-tiny-mistral/reference.json");
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  auto engine = MakeEngine("awq-tiny-mistral");
+  ASSERT_NE(engine, nullptr);
+  constexpr int kTopN = 5;
+  Outputs out;
+  const base::Json::Array& prompts = ref->Get("prompts").items();
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EngineRequest req;
+    req.prompt = Ints(prompts[i].Get("ids"));
+    req.sampling.temperature = 0;
+    req.sampling.logprobs_top_n = kTopN;
+    req.max_tokens = 1;
+    ASSERT_TRUE(engine->Submit(req, out.Sink(static_cast<int>(i))).ok());
+  }
+  engine->RunUntilIdle();
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    std::vector<double> logits;
+    for (const base::Json& x : prompts[i].Get("last_logits").items()) logits.push_back(x.AsDouble());
+    double max = logits[0];
+    for (double l : logits) max = std::max(max, l);
+    double sum = 0;
+    for (double l : logits) sum += std::exp(l - max);
+    const double log_z = max + std::log(sum);
+    const Output& o = out.by_key[static_cast<int>(i)];
+    ASSERT_EQ(o.ids.size(), 1u);
+    EXPECT_EQ(o.ids[0], Ints(prompts[i].Get("greedy_ids"))[0]);
+    EXPECT_NEAR(o.logprobs[0], logits[o.ids[0]] - log_z, 1e-3) << "prompt " << i;
+    ASSERT_EQ(o.top[0].size(), static_cast<size_t>(kTopN));
+    // transformers' top-5 positions of the last prompt token, most likely first.
+    const base::Json& top5 = prompts[i].Get("top5_ids").items().back();
+    for (int k = 0; k < kTopN; ++k) {
+      EXPECT_EQ(o.top[0][k].first, top5.items()[k].AsInt()) << "prompt " << i << " rank " << k;
+      EXPECT_NEAR(o.top[0][k].second, logits[o.top[0][k].first] - log_z, 1e-3) << "prompt " << i << " rank " << k;
+    }
   }
 }
 
