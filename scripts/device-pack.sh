@@ -9,16 +9,18 @@ build="${AWQSERVE_BUILD_DIR:-$root/build-cuda}"
 shared="$root/../shared"
 cmake -S "$root" -B "$build" -G Ninja -DAWQSERVE_SERVICES=OFF -DAWQSERVE_CUDA=ON >/dev/null
 targets=(gpu_w4a16_test gpu_ops_test gpu_tiny_models_test)
-[ -f "$root/bench/engine/CMakeLists.txt" ] && targets+=(engine_bench)
+[ -f "$root/bench/engine/CMakeLists.txt" ] && targets+=(engine_bench full_width_logits kernel_bench)
 ninja -C "$build" -j "$(nproc)" "${targets[@]}"
 carry="$root/.carry"
 rm -rf "$carry" && mkdir -p "$carry/bin" "$carry/lib" "$carry/shared/assets" "$carry/shared/tools" "$carry/shared/bench"
 for t in "${targets[@]}"; do
   f=$(find "$build" -name "$t" -type f -perm -u+x | head -1)
-  cp "$f" "$carry/bin/"
+  cp "$f" "$carry/bin/" && strip --strip-debug "$carry/bin/$t"
   ldd "$f" | awk '/libabsl/ {print $3}' | xargs -r cp -n -t "$carry/lib/"
 done
 cp -r "$shared/assets/awq-tiny-mistral" "$shared/assets/tiny-stories-awq" "$carry/shared/assets/"
+mkdir -p "$carry/shared/assets/mistral-7b-instruct-v0.1"
+cp "$shared/assets/mistral-7b-instruct-v0.1/config.json" "$carry/shared/assets/mistral-7b-instruct-v0.1/"
 cp "$shared/tools/awq_reference.py" "$carry/shared/tools/"
 cp "$shared/bench/peer_baseline.py" "$carry/shared/bench/"
 chmod -R u+w "$carry"

@@ -103,7 +103,10 @@ absl::Status CudaBackend::Init(const ModelWeights& weights, const CudaBackendOpt
   RETURN_IF_CUDA_ERROR(cudaMemcpy(inv_freq_.as<void>(), inv_freq.data(), inv_freq_.bytes(), cudaMemcpyHostToDevice));
 
   const size_t t_ints = static_cast<size_t>(T);
-  off_ids_ = 0, off_pos_ = t_ints, off_slots_ = 2 * t_ints, off_qseq_ = 3 * t_ints, off_sample_ = 4 * t_ints;
+  const size_t max_tiles = t_ints / kFlashTileQ + S + 1;
+  off_ids_ = 0, off_pos_ = t_ints, off_slots_ = 2 * t_ints, off_qseq_ = 3 * t_ints, off_rows_ = 4 * t_ints;
+  off_tiles_ = 5 * t_ints;
+  off_sample_ = off_tiles_ + max_tiles * (sizeof(FlashTile) / sizeof(int32_t));
   off_tables_ = off_sample_ + S;
   const size_t meta_bytes = (off_tables_ + static_cast<size_t>(S + 1) * max_blocks_per_seq_) * sizeof(int32_t);  // + padding row
   ASSIGN_OR_RETURN(meta_host_, PinnedBuffer::Allocate(meta_bytes, "step metadata"));
@@ -134,7 +137,7 @@ absl::Status CudaBackend::Init(const ModelWeights& weights, const CudaBackendOpt
   return absl::OkStatus();
 }
 
-absl::Status CudaBackend::Prepare(const StepBatch& batch, int* rows, std::vector<int>* sample_seqs) {
+absl::Status CudaBackend::Prepare(const StepBatch& batch, bool graph, int* rows, std::vector<int>* sample_seqs) {
   const int B = static_cast<int>(batch.seqs.size());
   const int T = batch.total_tokens();
   const int bs = options_.block_size;
@@ -143,10 +146,13 @@ absl::Status CudaBackend::Prepare(const StepBatch& batch, int* rows, std::vector
   if (T > options_.max_batch_tokens)
     return absl::InvalidArgumentError(absl::StrCat("batch: ", T, " tokens, limit ", options_.max_batch_tokens));
   const bool decode = T == B;
-  *rows = decode && options_.cuda_graphs ? kGraphBuckets[BucketIndex(B)] : T;
+  *rows = decode && graph ? kGraphBuckets[BucketIndex(B)] : T;
   int32_t* meta = meta_host_.as<int32_t>();
   sample_seqs->clear();
   int row = 0;
+  decode_rows_ = 0, num_tiles_ = 0;
+  const bool flash = FlashPrefillSupports(config_.head_dim);
+  FlashTile* tiles = reinterpret_cast<FlashTile*>(meta + off_tiles_);
   for (int k = 0; k < B; ++k) {
     const SeqStep& s = batch.seqs[k];
     const int n = static_cast<int>(s.tokens.size());
@@ -169,6 +175,12 @@ absl::Status CudaBackend::Prepare(const StepBatch& batch, int* rows, std::vector
     }
     if (s.sample && (!s.sampling || !s.sampler_state))
       return absl::InvalidArgumentError(absl::StrCat("batch.seqs[", k, "]: sample without sampling params/state"));
+    if (flash && n > 1) {
+      for (int i = 0; i < n; i += kFlashTileQ)
+        tiles[num_tiles_++] = FlashTile{row + i, std::min(kFlashTileQ, n - i), k, s.start_pos + i};
+    } else {
+      for (int i = 0; i < n; ++i) meta[off_rows_ + decode_rows_++] = row + i;
+    }
     for (int i = 0; i < n; ++i, ++row) {
       const int32_t tok = s.tokens[i];
       if (tok < 0 || tok >= config_.vocab_size)
@@ -189,6 +201,7 @@ absl::Status CudaBackend::Prepare(const StepBatch& batch, int* rows, std::vector
   // Padding rows of a graph bucket: token 0 at position 0 of a dummy table row, no KV write.
   for (; row < *rows; ++row) {
     meta[off_ids_ + row] = 0, meta[off_pos_ + row] = 0, meta[off_slots_ + row] = -1, meta[off_qseq_ + row] = B;
+    meta[off_rows_ + decode_rows_++] = row;
   }
   meta[off_tables_ + static_cast<size_t>(B) * max_blocks_per_seq_] = 0;
   return absl::OkStatus();
@@ -220,6 +233,27 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
                             rows, c.num_attention_heads, c.num_key_value_heads, c.head_dim};
     RETURN_IF_ERROR(ValidateRopeKv(rope));
     LaunchRopeKv(rope, stream_);
+    if (num_tiles_ > 0) {
+      FlashPrefillParams fp;
+      fp.q = qkv;
+      fp.ldq = q_dim + 2 * kv_dim;
+      fp.k_cache = k_cache;
+      fp.v_cache = v_cache;
+      fp.block_tables = meta + off_tables_;
+      fp.max_blocks = max_blocks_per_seq_;
+      fp.block_size = options_.block_size;
+      fp.tiles = reinterpret_cast<const FlashTile*>(meta + off_tiles_);
+      fp.num_tiles = num_tiles_;
+      fp.heads = c.num_attention_heads;
+      fp.kv_heads = c.num_key_value_heads;
+      fp.head_dim = c.head_dim;
+      fp.window = c.sliding_window;
+      fp.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+      fp.out = attn_.as<__half>();
+      RETURN_IF_ERROR(ValidateFlashPrefill(fp));
+      LaunchFlashPrefill(fp, stream_);
+    }
+    if (decode_rows_ > 0) {
     PagedAttentionParams ap;
     ap.q = qkv;
     ap.ldq = q_dim + 2 * kv_dim;
@@ -230,17 +264,19 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
     ap.block_size = options_.block_size;
     ap.query_seq = meta + off_qseq_;
     ap.query_pos = meta + off_pos_;
-    ap.tokens = rows;
+    ap.rows = decode_rows_ == rows ? nullptr : meta + off_rows_;
+    ap.tokens = decode_rows_;
     ap.heads = c.num_attention_heads;
     ap.kv_heads = c.num_key_value_heads;
     ap.head_dim = c.head_dim;
     ap.window = c.sliding_window;
     ap.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-    ap.splits = PagedAttentionSplits(rows, c.num_key_value_heads, sm_count_);
+    ap.splits = PagedAttentionSplits(decode_rows_, c.num_key_value_heads, sm_count_);
     ap.workspace = attn_ws_.as<float>();
     ap.out = attn_.as<__half>();
     RETURN_IF_ERROR(ValidatePagedAttention(ap));
     LaunchPagedAttention(ap, stream_);
+    }
     RETURN_IF_ERROR(RunLinear(w.o_proj, attn_.as<__half>(), rows, delta, ctx));
     const AddRmsNormParams n2{residual, delta, nullptr, w.post_attention_layernorm, normed, rows, c.hidden_size, eps};
     LaunchAddRmsNorm(n2, stream_);
@@ -285,7 +321,7 @@ absl::Status CudaBackend::Run(const StepBatch& batch, int rows, int sample_rows,
 absl::Status CudaBackend::Execute(const StepBatch& batch, StepResult* result) {
   int rows = 0;
   std::vector<int> sample_seqs;
-  RETURN_IF_ERROR(Prepare(batch, &rows, &sample_seqs));
+  RETURN_IF_ERROR(Prepare(batch, options_.cuda_graphs, &rows, &sample_seqs));
   const bool decode = batch.total_tokens() == static_cast<int>(batch.seqs.size());
   const bool graph = decode && options_.cuda_graphs;
   // In a graph every row is final-normed and sampled (row k is sequence k); else only the sampling rows.
@@ -330,9 +366,8 @@ absl::Status CudaBackend::Execute(const StepBatch& batch, StepResult* result) {
 absl::Status CudaBackend::ExecuteLogits(const StepBatch& batch, std::vector<std::vector<float>>* logits) {
   int rows = 0;
   std::vector<int> sample_seqs;
-  RETURN_IF_ERROR(Prepare(batch, &rows, &sample_seqs));
+  RETURN_IF_ERROR(Prepare(batch, /*graph=*/false, &rows, &sample_seqs));
   if (sample_seqs.empty()) return absl::InvalidArgumentError("batch: no sequence asks for logits (sample=false)");
-  rows = batch.total_tokens();  // eager, unpadded
   RETURN_IF_ERROR(Run(batch, rows, static_cast<int>(sample_seqs.size()), false));
   logits->assign(sample_seqs.size(), std::vector<float>(config_.vocab_size));
   for (size_t i = 0; i < sample_seqs.size(); ++i)

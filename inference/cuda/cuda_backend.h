@@ -57,8 +57,9 @@ class CudaBackend : public Backend {
  private:
   CudaBackend() = default;
   [[nodiscard]] absl::Status Init(const ModelWeights& weights, const CudaBackendOptions& options);
-  // Validates the batch and fills the pinned metadata; returns the padded row count and the sampling rows.
-  [[nodiscard]] absl::Status Prepare(const StepBatch& batch, int* rows, std::vector<int>* sample_seqs);
+  // Validates the batch and fills the pinned metadata; returns the row count (padded to a graph bucket when
+  // `graph` and the step is a pure decode) and the sampling sequences.
+  [[nodiscard]] absl::Status Prepare(const StepBatch& batch, bool graph, int* rows, std::vector<int>* sample_seqs);
   // Uploads metadata, runs the forward and the lm_head over `rows` rows and the greedy argmax.
   [[nodiscard]] absl::Status Run(const StepBatch& batch, int rows, int sample_rows, bool decode);
   [[nodiscard]] absl::Status Forward(int rows, int sample_rows);
@@ -76,7 +77,11 @@ class CudaBackend : public Backend {
   DeviceBuffer inv_freq_, meta_dev_, sampled_dev_;
   PinnedBuffer meta_host_, sampled_host_;
   // Offsets (in int32) of the metadata arrays inside meta_host_/meta_dev_.
-  size_t off_ids_ = 0, off_pos_ = 0, off_slots_ = 0, off_qseq_ = 0, off_sample_ = 0, off_tables_ = 0;
+  size_t off_ids_ = 0, off_pos_ = 0, off_slots_ = 0, off_qseq_ = 0, off_rows_ = 0, off_tiles_ = 0, off_sample_ = 0,
+         off_tables_ = 0;
+  // This step's attention work (set by Prepare): rows for the paged kernel (all rows when decode_rows_ == rows) and
+  // query tiles for the flash prefill kernel.
+  int decode_rows_ = 0, num_tiles_ = 0;
   std::array<cudaGraphExec_t, 9> graphs_{};  // decode buckets 1, 2, 4, ... 256
 };
 

@@ -1,5 +1,5 @@
 // One linear layer on the device, and the single place that decides which kernel runs it:
-//   AWQ, rows <= kW4GemvMaxRows  -> W4A16 GEMV (memory-bound decode)
+//   AWQ, rows <= 8               -> W4A16 GEMV (memory-bound decode)
 //   AWQ, more rows               -> dequantize to fp16 scratch, then cuBLAS (tensor cores)
 //   dense fp16                   -> cuBLAS
 // plus the fp16 lm_head with fp32 logits. Borrowed device pointers only; nothing allocated per call.

@@ -1,6 +1,7 @@
 // Embedding, add+RMSNorm, RoPE+KV write, SiLU*up, paged attention and the greedy argmax against CPU twins in
 // double precision, on fresh random data, outputs poisoned before each launch.
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 
 #include "inference/cuda/kernels/attention.h"
@@ -124,9 +125,9 @@ TEST(Ops, SiluMulMatchesTwin) {
 // must never be read.
 void CheckAttention(int heads, int kv_heads, int hd, int window, std::mt19937* rng) {
   const int block_size = 4;
-  const std::vector<int> lens = {1, 17, window > 0 ? window - 1 : 31, window > 0 ? window : 32,
+  const std::vector<int> lens = {1, 150, window > 0 ? window - 1 : 31, window > 0 ? window : 32,
                                  window > 0 ? window + 1 : 33, 90};
-  const int max_blocks = 32, seqs = static_cast<int>(lens.size()), pool_blocks = seqs * max_blocks;
+  const int max_blocks = 64, seqs = static_cast<int>(lens.size()), pool_blocks = seqs * max_blocks;
   std::vector<int32_t> perm(pool_blocks);
   std::iota(perm.begin(), perm.end(), 0);
   std::shuffle(perm.begin(), perm.end(), *rng);
@@ -149,6 +150,51 @@ void CheckAttention(int heads, int kv_heads, int hd, int window, std::mt19937* r
   const std::vector<float> q = testing::RandomHalfValues(tokens * width, -2, 2, rng);
   DeviceArray<__half> dq(testing::ToHalf(q)), dk(testing::ToHalf(k)), dv(testing::ToHalf(v)), out(tokens * width);
   DeviceArray<int32_t> dt(tables), ds(qseq), dp(qpos);
+  std::vector<double> want(tokens * width, 0.0);
+  for (int t = 0; t < tokens; ++t)
+    for (int h = 0; h < heads; ++h) {
+      const int kvh = h / (heads / kv_heads);
+      std::vector<double> scores;
+      std::vector<int> keys;
+      for (int j = 0; j <= qpos[t]; ++j) {
+        if (!Attends(qpos[t], j, window)) continue;
+        const int32_t blk = tables[qseq[t] * max_blocks + j / block_size];
+        const size_t off = (static_cast<size_t>(blk) * block_size + j % block_size) * token_stride + kvh * hd;
+        double s = 0;
+        for (int d = 0; d < hd; ++d) s += double(q[t * width + h * hd + d]) * k[off + d];
+        scores.push_back(s / std::sqrt(double(hd)));
+        keys.push_back(static_cast<int>(off));
+      }
+      const double mx = *std::max_element(scores.begin(), scores.end());
+      double sum = 0;
+      for (double& s : scores) sum += (s = std::exp(s - mx));
+      for (size_t i = 0; i < scores.size(); ++i)
+        for (int d = 0; d < hd; ++d) want[t * width + h * hd + d] += scores[i] / sum * v[keys[i] + d];
+    }
+  if (FlashPrefillSupports(hd)) {
+    // The flash kernel over each sequence's contiguous query rows, in tiles as the backend makes them.
+    std::vector<FlashTile> tiles;
+    for (int t = 0; t < tokens;) {
+      int n = 1;
+      while (t + n < tokens && qseq[t + n] == qseq[t] && n < kFlashTileQ) ++n;
+      tiles.push_back(FlashTile{t, n, qseq[t], qpos[t]});
+      t += n;
+    }
+    std::vector<int32_t> flat(tiles.size() * 4);
+    std::memcpy(flat.data(), tiles.data(), flat.size() * 4);
+    DeviceArray<int32_t> dtiles(flat);
+    out.Poison();
+    FlashPrefillParams f;
+    f.q = dq.get(), f.ldq = width, f.k_cache = dk.get(), f.v_cache = dv.get(), f.block_tables = dt.get();
+    f.max_blocks = max_blocks, f.block_size = block_size, f.tiles = reinterpret_cast<const FlashTile*>(dtiles.get());
+    f.num_tiles = static_cast<int>(tiles.size()), f.heads = heads, f.kv_heads = kv_heads, f.head_dim = hd;
+    f.window = window, f.scale = 1.0f / std::sqrt(static_cast<float>(hd)), f.out = out.get();
+    ASSERT_TRUE(ValidateFlashPrefill(f).ok());
+    LaunchFlashPrefill(f, nullptr);
+    ASSERT_CUDA_OK(cudaGetLastError());
+    EXPECT_LT(testing::RelErr(testing::ToFloat(out.Download()), want), 2e-3)
+        << "flash: heads=" << heads << " kv=" << kv_heads << " hd=" << hd << " window=" << window;
+  }
   for (int splits : {1, 3, PagedAttentionSplits(tokens, kv_heads, 132)}) {
     DeviceArray<float> ws(PagedAttentionWorkspaceBytes(tokens, heads, hd, splits) / sizeof(float));
     out.Poison();
@@ -160,27 +206,6 @@ void CheckAttention(int heads, int kv_heads, int hd, int window, std::mt19937* r
     ASSERT_TRUE(ValidatePagedAttention(p).ok());
     LaunchPagedAttention(p, nullptr);
     ASSERT_CUDA_OK(cudaGetLastError());
-    std::vector<double> want(tokens * width, 0.0);
-    for (int t = 0; t < tokens; ++t)
-      for (int h = 0; h < heads; ++h) {
-        const int kvh = h / (heads / kv_heads);
-        std::vector<double> scores;
-        std::vector<int> keys;
-        for (int j = 0; j <= qpos[t]; ++j) {
-          if (!Attends(qpos[t], j, window)) continue;
-          const int32_t blk = tables[qseq[t] * max_blocks + j / block_size];
-          const size_t off = (static_cast<size_t>(blk) * block_size + j % block_size) * token_stride + kvh * hd;
-          double s = 0;
-          for (int d = 0; d < hd; ++d) s += double(q[t * width + h * hd + d]) * k[off + d];
-          scores.push_back(s / std::sqrt(double(hd)));
-          keys.push_back(static_cast<int>(off));
-        }
-        const double mx = *std::max_element(scores.begin(), scores.end());
-        double sum = 0;
-        for (double& s : scores) sum += (s = std::exp(s - mx));
-        for (size_t i = 0; i < scores.size(); ++i)
-          for (int d = 0; d < hd; ++d) want[t * width + h * hd + d] += scores[i] / sum * v[keys[i] + d];
-      }
     EXPECT_LT(testing::RelErr(testing::ToFloat(out.Download()), want), 2e-3)
         << "heads=" << heads << " kv=" << kv_heads << " hd=" << hd << " window=" << window << " splits=" << splits;
   }

@@ -10,10 +10,11 @@
 namespace inference::cuda {
 namespace {
 
-constexpr int kPartials = kAttentionWarps;  // per split
+constexpr int kPartials = 1;  // records per split (the CTA merges its warps)
 constexpr int kMaxGridZ = 65535;            // tokens ride on gridDim.z
+constexpr int kKeysPerIter = 4;             // keys a warp works on at once
 
-// Partial record: [max, sum, out[head_dim]].
+// Partial record: [max, sum, out[head_dim]], indexed by the compact query index (blockIdx), not the row.
 __device__ __forceinline__ float* Partial(const PagedAttentionParams& p, int t, int h, int part) {
   const int per_head = p.splits * kPartials;
   return p.workspace + ((static_cast<int64_t>(t) * p.heads + h) * per_head + part) * (p.head_dim + 2);
@@ -22,7 +23,7 @@ __device__ __forceinline__ float* Partial(const PagedAttentionParams& p, int t, 
 template <int HD>
 __global__ void __launch_bounds__(kAttentionWarps * 32) AttentionKernel(PagedAttentionParams p) {
   constexpr int E = HD >= 32 ? HD / 32 : 1;  // elements of a head each lane holds (lanes >= HD idle when HD < 32)
-  const int split = blockIdx.x, kvh = blockIdx.y, t = blockIdx.z;
+  const int split = blockIdx.x, kvh = blockIdx.y, t = p.rows ? p.rows[blockIdx.z] : blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int group = p.heads / p.kv_heads;
   const int pos = p.query_pos[t];
@@ -47,58 +48,100 @@ __global__ void __launch_bounds__(kAttentionWarps * 32) AttentionKernel(PagedAtt
     }
   }
 
-  for (int j = begin + warp; j < end; j += kAttentionWarps) {
-    const int64_t slot = static_cast<int64_t>(table[j / p.block_size]) * p.block_size + j % p.block_size;
-    const int64_t off = (slot * p.kv_heads + kvh) * HD + lane * E;
-    float k[E], v[E];
+  // kKeysPerIter keys per warp iteration: their loads and shuffle chains are independent, which hides latency.
+  for (int j0 = begin + warp * kKeysPerIter; j0 < end; j0 += kAttentionWarps * kKeysPerIter) {
+    float k[kKeysPerIter][E], v[kKeysPerIter][E];
 #pragma unroll
-    for (int e = 0; e < E; ++e) {
-      k[e] = active ? __half2float(p.k_cache[off + e]) : 0.f;
-      v[e] = active ? __half2float(p.v_cache[off + e]) : 0.f;
+    for (int u = 0; u < kKeysPerIter; ++u) {
+      const int j = min(j0 + u, end - 1);  // keys past the end are loaded (valid) and masked below
+      const int64_t slot = static_cast<int64_t>(table[j / p.block_size]) * p.block_size + j % p.block_size;
+      const int64_t off = (slot * p.kv_heads + kvh) * HD + lane * E;
+#pragma unroll
+      for (int e = 0; e < E; ++e) {
+        k[u][e] = active ? __half2float(p.k_cache[off + e]) : 0.f;
+        v[u][e] = active ? __half2float(p.v_cache[off + e]) : 0.f;
+      }
     }
 #pragma unroll
     for (int g = 0; g < kAttentionMaxGroup; ++g) {
       if (g >= group) break;
-      float s = 0.f;
+      float s[kKeysPerIter];
 #pragma unroll
-      for (int e = 0; e < E; ++e) s = fmaf(q[g][e], k[e], s);
+      for (int u = 0; u < kKeysPerIter; ++u) {
+        s[u] = 0.f;
 #pragma unroll
-      for (int o = 16; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
-      const float m_new = fmaxf(m[g], s);
-      const float corr = __expf(m[g] - m_new), w = __expf(s - m_new);
-      l[g] = l[g] * corr + w;
+        for (int e = 0; e < E; ++e) s[u] = fmaf(q[g][e], k[u][e], s[u]);
+      }
 #pragma unroll
-      for (int e = 0; e < E; ++e) acc[g][e] = fmaf(acc[g][e], corr, w * v[e]);
+      for (int o = 16; o > 0; o /= 2)
+#pragma unroll
+        for (int u = 0; u < kKeysPerIter; ++u) s[u] += __shfl_xor_sync(0xffffffffu, s[u], o);
+      float m_new = m[g];
+#pragma unroll
+      for (int u = 0; u < kKeysPerIter; ++u)
+        if (j0 + u < end) m_new = fmaxf(m_new, s[u]);
+      const float corr = __expf(m[g] - m_new);
+      float w[kKeysPerIter];
+      l[g] *= corr;
+#pragma unroll
+      for (int u = 0; u < kKeysPerIter; ++u) {
+        w[u] = j0 + u < end ? __expf(s[u] - m_new) : 0.f;
+        l[g] += w[u];
+      }
+#pragma unroll
+      for (int e = 0; e < E; ++e) {
+        float a = acc[g][e] * corr;
+#pragma unroll
+        for (int u = 0; u < kKeysPerIter; ++u) a = fmaf(w[u], v[u][e], a);
+        acc[g][e] = a;
+      }
       m[g] = m_new;
     }
   }
 
+  // Merge the warps' partial softmaxes in shared memory; one record per (split, head) leaves the CTA.
+  __shared__ float red[kAttentionWarps][kAttentionMaxGroup][HD + 2];
   for (int g = 0; g < group && g < kAttentionMaxGroup; ++g) {
-    float* rec = Partial(p, t, kvh * group + g, split * kPartials + warp);
-    if (lane == 0) rec[0] = m[g], rec[1] = l[g];
+    if (lane == 0) red[warp][g][0] = m[g], red[warp][g][1] = l[g];
     if (active) {
 #pragma unroll
-      for (int e = 0; e < E; ++e) rec[2 + lane * E + e] = acc[g][e];
+      for (int e = 0; e < E; ++e) red[warp][g][2 + lane * E + e] = acc[g][e];
     }
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < group * HD; idx += kAttentionWarps * 32) {
+    const int g = idx / HD, d = idx % HD;
+    float mx = -FLT_MAX;
+    for (int w = 0; w < kAttentionWarps; ++w)
+      if (red[w][g][1] > 0.f) mx = fmaxf(mx, red[w][g][0]);
+    float sum = 0.f, out = 0.f;
+    for (int w = 0; w < kAttentionWarps; ++w) {
+      if (red[w][g][1] <= 0.f) continue;
+      const float scale = __expf(red[w][g][0] - mx);
+      sum += red[w][g][1] * scale;
+      out += red[w][g][2 + d] * scale;
+    }
+    float* rec = Partial(p, blockIdx.z, kvh * group + g, split);
+    if (d == 0) rec[0] = mx, rec[1] = sum;
+    rec[2 + d] = out;
   }
 }
 
 // One CTA per (token, head), one thread per output element.
 __global__ void CombineKernel(PagedAttentionParams p) {
-  const int t = blockIdx.x, h = blockIdx.y, d = threadIdx.x;
-  const int parts = p.splits * kPartials;
-  float mx = -FLT_MAX;
-  for (int i = 0; i < parts; ++i) {
-    const float* rec = Partial(p, t, h, i);
-    if (rec[1] > 0.f) mx = fmaxf(mx, rec[0]);
-  }
-  float sum = 0.f, out = 0.f;
-  for (int i = 0; i < parts; ++i) {
-    const float* rec = Partial(p, t, h, i);
-    if (rec[1] <= 0.f) continue;
-    const float w = __expf(rec[0] - mx);
-    sum += rec[1] * w;
-    out += rec[2 + d] * w;
+  const int t = p.rows ? p.rows[blockIdx.x] : blockIdx.x, h = blockIdx.y, d = threadIdx.x;
+  // One pass, rescaling the running sums whenever a split brings a larger max.
+  float mx = -FLT_MAX, sum = 0.f, out = 0.f;
+#pragma unroll 4
+  for (int i = 0; i < p.splits; ++i) {
+    const float* rec = Partial(p, blockIdx.x, h, i);
+    const float rm = rec[0], rl = rec[1], ro = rec[2 + d];
+    if (rl <= 0.f) continue;
+    const float m_new = fmaxf(mx, rm);
+    const float a = __expf(mx - m_new), b = __expf(rm - m_new);
+    sum = sum * a + rl * b;
+    out = out * a + ro * b;
+    mx = m_new;
   }
   p.out[static_cast<int64_t>(t) * p.heads * p.head_dim + h * p.head_dim + d] = __float2half_rn(out / sum);
 }

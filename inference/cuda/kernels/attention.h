@@ -33,14 +33,15 @@ struct PagedAttentionParams {
   const int32_t* block_tables = nullptr; // [seqs][max_blocks]
   int max_blocks = 0;
   int block_size = 0;
-  const int32_t* query_seq = nullptr;    // [tokens] row of block_tables
-  const int32_t* query_pos = nullptr;    // [tokens] position of the query (keys 0..pos are cached)
+  const int32_t* rows = nullptr;         // [tokens] the query rows to process, or null: rows 0..tokens-1
+  const int32_t* query_seq = nullptr;    // [row] row of block_tables
+  const int32_t* query_pos = nullptr;    // [row] position of the query (keys 0..pos are cached)
   int tokens = 0, heads = 0, kv_heads = 0, head_dim = 0;
   int window = 0;                        // 0: none
   float scale = 0;                       // 1/sqrt(head_dim)
   int splits = 1;                        // CTAs per (token, kv head) along the keys
   float* workspace = nullptr;            // PagedAttentionWorkspaceBytes
-  __half* out = nullptr;                 // [tokens][heads * head_dim]
+  __half* out = nullptr;                 // [row][heads * head_dim]
 };
 
 // Enough CTAs to fill the chip twice for small batches, one split for large ones.
@@ -48,5 +49,35 @@ int PagedAttentionSplits(int tokens, int kv_heads, int sm_count);
 size_t PagedAttentionWorkspaceBytes(int tokens, int heads, int head_dim, int splits);
 [[nodiscard]] absl::Status ValidatePagedAttention(const PagedAttentionParams& p);
 void LaunchPagedAttention(const PagedAttentionParams& p, cudaStream_t stream);
+
+// Prefill attention, flash-style on the tensor cores: one CTA per (tile of up to kFlashTileQ consecutive query
+// tokens of one sequence, query head), streaming the sequence's keys from the paged cache in tiles of kFlashTileK
+// with an online softmax; causal and sliding window through Attends (kv_layout.h). head_dim 32, 64 or 128.
+inline constexpr int kFlashTileQ = 64;
+inline constexpr int kFlashTileK = 64;
+struct FlashTile {
+  int32_t row0;    // first query row
+  int32_t count;   // 1..kFlashTileQ rows
+  int32_t seq;     // row of block_tables
+  int32_t pos0;    // position of row0
+};
+struct FlashPrefillParams {
+  const __half* q = nullptr;             // as PagedAttentionParams
+  int64_t ldq = 0;
+  const __half* k_cache = nullptr;
+  const __half* v_cache = nullptr;
+  const int32_t* block_tables = nullptr;
+  int max_blocks = 0;
+  int block_size = 0;
+  const FlashTile* tiles = nullptr;
+  int num_tiles = 0;
+  int heads = 0, kv_heads = 0, head_dim = 0;
+  int window = 0;
+  float scale = 0;
+  __half* out = nullptr;                 // [row][heads * head_dim]
+};
+bool FlashPrefillSupports(int head_dim);
+[[nodiscard]] absl::Status ValidateFlashPrefill(const FlashPrefillParams& p);
+void LaunchFlashPrefill(const FlashPrefillParams& p, cudaStream_t stream);
 
 }  // namespace inference::cuda

@@ -25,7 +25,7 @@ __global__ void RepackWeightKernel(AwqRepackParams p) {
   uint32_t out = 0;
 #pragma unroll
   for (int j = 0; j < 8; ++j) out |= AwqNibble(p.qweight, 8 * w + j, col, p.n) << (4 * NibbleOfJ(j));
-  p.out_qweight[(static_cast<int64_t>(p.row_offset) + col) * words_per_row + w] = out;
+  p.out_qweight[W4WordIndex(p.row_offset + col, w, p.k)] = out;
 }
 
 // One thread per (column, group).
@@ -37,7 +37,7 @@ __global__ void RepackScaleZeroKernel(AwqRepackParams p) {
   const int g = static_cast<int>(idx % groups);
   const __half scale = p.scales[static_cast<int64_t>(g) * p.n + col];
   const __half zero = __int2half_rn(static_cast<int>(AwqNibble(p.qzeros, g, col, p.n)));
-  p.out_scale_zero[(static_cast<int64_t>(p.row_offset) + col) * groups + g] = __halves2half2(scale, zero);
+  p.out_scale_zero[W4GroupIndex(p.row_offset + col, g, groups)] = __halves2half2(scale, zero);
 }
 
 }  // namespace
@@ -45,12 +45,15 @@ __global__ void RepackScaleZeroKernel(AwqRepackParams p) {
 absl::Status ValidateAwqRepack(const AwqRepackParams& p) {
   if (!p.qweight || !p.qzeros || !p.scales || !p.out_qweight || !p.out_scale_zero)
     return absl::InvalidArgumentError("awq repack: null pointer");
-  if (p.k <= 0 || p.n <= 0 || p.n % 8 != 0)
-    return absl::InvalidArgumentError(absl::StrCat("awq repack: n=", p.n, " must be a positive multiple of 8"));
-  if (p.group <= 0 || p.group % kW4ChunkK != 0 || p.k % p.group != 0)
+  if (p.k <= 0 || p.n <= 0 || p.n % kW4TileN != 0)
+    return absl::InvalidArgumentError(absl::StrCat("awq repack: out_features=", p.n, " must be a positive multiple of ",
+                                                   kW4TileN));
+  if (p.group <= 0 || p.group % kW4StepK != 0 || p.k % p.group != 0)
     return absl::InvalidArgumentError(absl::StrCat("awq repack: group_size=", p.group, " must be a multiple of ",
-                                                   kW4ChunkK, " dividing in_features=", p.k));
-  if (p.row_offset < 0) return absl::InvalidArgumentError("awq repack: negative row_offset");
+                                                   kW4StepK, " dividing in_features=", p.k));
+  if (p.row_offset < 0 || p.row_offset % kW4TileN != 0)
+    return absl::InvalidArgumentError(absl::StrCat("awq repack: row_offset=", p.row_offset, " must be a multiple of ",
+                                                   kW4TileN));
   return absl::OkStatus();
 }
 

@@ -1,11 +1,13 @@
 // W4A16 kernels over AWQ weights: the load-time repack, the decode GEMV (1-16 rows) and the dequantization to fp16
 // that feeds cuBLAS for prefill and large batches. Kernels know nothing of requests; launchers never allocate.
 //
-// The repacked ("kernel") layout, decided once at load, for a linear y = x @ W with W [K, N], group G:
-//   qweight     uint32 [N][K/8]   row n holds column n of W; word w holds k = 8w + j (j = 0..7) in nibble
-//                                 kNibbleOfJ[j] = j/2 + 4*(j%2), so that masking a word with 0x000F000F after a
-//                                 shift of 4i yields the half2 pair (k = 8w + 2i, 8w + 2i + 1)
-//   scale_zero  half2  [N][K/G]   (scale, zero) of each group; the zero is an integer 0..15, exact in fp16
+// The repacked ("kernel") layout, decided once at load, for a linear y = x @ W with W [K, N], group G: rows are
+// the N output columns, in tiles of 32 (one per lane of a warp), K in steps of 64 (32 bytes of one row):
+//   qweight     uint32 [N/32][K/64][32 lanes][8 words]   the warp reading one (tile, step) reads 1 KB contiguous;
+//                                 word j of a step holds k = 64s + 8j + i (i = 0..7) in nibble kNibbleOfJ(i) =
+//                                 i/2 + 4*(i%2), so masking with 0x000F000F after a shift of 4i' yields the half2
+//                                 pair (k, k + 1) for k = 64s + 8j + 2i'
+//   scale_zero  half2  [N/32][K/G][32 lanes]  (scale, zero) of each group; the zero is an integer 0..15, exact
 //   W[k, n] = (q[k, n] - zero[k/G, n]) * scale[k/G, n]   (the AWQ formula of ../shared/tools/awq_reference.py)
 // Linears that share an input (q/k/v, gate/up) are fused by repacking each into consecutive rows of one buffer.
 //
@@ -32,21 +34,29 @@ namespace inference::cuda {
 inline constexpr int kAwqOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
 // Our order: k = 8w + j sits in nibble kNibbleOfJ(j).
 __host__ __device__ constexpr int NibbleOfJ(int j) { return j / 2 + 4 * (j % 2); }
-// The GEMV reads 32 consecutive k (one uint4 of packed weights) per step, so groups and K are multiples of it.
-inline constexpr int kW4ChunkK = 32;
+// Rows per tile (a warp's lanes) and k per step (two uint4 of one row); N, K and the group are multiples.
+inline constexpr int kW4TileN = 32;
+inline constexpr int kW4StepK = 64;
+// Word index of (row n, packed word w = k/8) in the kernel layout, and of (row n, group g) in scale_zero.
+__host__ __device__ constexpr int64_t W4WordIndex(int n, int w, int k) {
+  return ((static_cast<int64_t>(n / kW4TileN) * (k / kW4StepK) + w / 8) * kW4TileN + n % kW4TileN) * 8 + w % 8;
+}
+__host__ __device__ constexpr int64_t W4GroupIndex(int n, int g, int groups) {
+  return (static_cast<int64_t>(n / kW4TileN) * groups + g) * kW4TileN + n % kW4TileN;
+}
 // The decode GEMV handles up to this many activation rows; more go through dequantization + cuBLAS.
 inline constexpr int kW4GemvMaxRows = 16;
 
 // Checkpoint (AWQ GEMM) layout -> kernel layout, on the device, writing rows [row_offset, row_offset + n) of the
-// fused destination (whose row length is k/8 words and k/group groups).
+// fused destination.
 struct AwqRepackParams {
   const int32_t* qweight = nullptr;   // [k][n/8]
   const int32_t* qzeros = nullptr;    // [k/group][n/8]
   const __half* scales = nullptr;     // [k/group][n]
   int k = 0, n = 0, group = 0;
-  uint32_t* out_qweight = nullptr;    // [rows][k/8]
-  __half2* out_scale_zero = nullptr;  // [rows][k/group]
-  int row_offset = 0;
+  uint32_t* out_qweight = nullptr;    // kernel layout of all fused rows
+  __half2* out_scale_zero = nullptr;
+  int row_offset = 0;                 // a multiple of kW4TileN
 };
 [[nodiscard]] absl::Status ValidateAwqRepack(const AwqRepackParams& p);
 void LaunchAwqRepack(const AwqRepackParams& p, cudaStream_t stream);
@@ -55,8 +65,8 @@ void LaunchAwqRepack(const AwqRepackParams& p, cudaStream_t stream);
 struct W4A16GemvParams {
   const __half* x = nullptr;           // [m][ldx], 16-byte aligned rows
   int64_t ldx = 0;
-  const uint32_t* qweight = nullptr;   // kernel layout [n][k/8]
-  const __half2* scale_zero = nullptr; // [n][k/group]
+  const uint32_t* qweight = nullptr;   // kernel layout
+  const __half2* scale_zero = nullptr;
   __half* y = nullptr;                 // [m][ldy]
   int64_t ldy = 0;
   int m = 0, n = 0, k = 0, group = 0;

@@ -7,29 +7,33 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// One thread per packed word: 8 consecutive k of one row, written as one 16-byte store.
+// One thread per packed word of the kernel layout: 8 consecutive k of one row, written as one 16-byte store.
 __global__ void DequantKernel(W4A16DequantParams p) {
-  const int64_t words_per_row = p.k / 8;
+  const int64_t words = static_cast<int64_t>(p.k / 8) * p.n;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= words_per_row * p.n) return;
-  const int64_t row = idx / words_per_row;
-  const int w = static_cast<int>(idx % words_per_row);
+  if (idx >= words) return;
+  const int steps = p.k / kW4StepK;
+  const int j = static_cast<int>(idx % 8), lane = static_cast<int>((idx / 8) % kW4TileN);
+  const int64_t tile_step = idx / (8 * kW4TileN);
+  const int step = static_cast<int>(tile_step % steps), tile = static_cast<int>(tile_step / steps);
+  const int row = tile * kW4TileN + lane, w = step * 8 + j;
   const uint32_t word = p.qweight[idx];
-  const float2 sz = __half22float2(p.scale_zero[row * (p.k / p.group) + (8 * w) / p.group]);
+  const float2 sz = __half22float2(p.scale_zero[W4GroupIndex(row, (8 * w) / p.group, p.k / p.group)]);
   __align__(16) __half out[8];
 #pragma unroll
-  for (int j = 0; j < 8; ++j) {
-    const float q = static_cast<float>((word >> (4 * NibbleOfJ(j))) & 0xFu);
-    out[j] = __float2half_rn((q - sz.y) * sz.x);
+  for (int i = 0; i < 8; ++i) {
+    const float q = static_cast<float>((word >> (4 * NibbleOfJ(i))) & 0xFu);
+    out[i] = __float2half_rn((q - sz.y) * sz.x);
   }
-  *reinterpret_cast<uint4*>(p.out + idx * 8) = *reinterpret_cast<const uint4*>(out);
+  *reinterpret_cast<uint4*>(p.out + static_cast<int64_t>(row) * p.k + 8 * w) = *reinterpret_cast<const uint4*>(out);
 }
 
 }  // namespace
 
 absl::Status ValidateW4A16Dequant(const W4A16DequantParams& p) {
   if (!p.qweight || !p.scale_zero || !p.out) return absl::InvalidArgumentError("w4a16 dequant: null pointer");
-  if (p.n <= 0 || p.k <= 0 || p.k % 8 != 0 || p.group <= 0 || p.k % p.group != 0 || p.group % 8 != 0)
+  if (p.n <= 0 || p.n % kW4TileN != 0 || p.k <= 0 || p.k % kW4StepK != 0 || p.group <= 0 || p.k % p.group != 0 ||
+      p.group % kW4StepK != 0)
     return absl::InvalidArgumentError(
         absl::StrCat("w4a16 dequant: shape n=", p.n, " k=", p.k, " group=", p.group, " unsupported"));
   return absl::OkStatus();

@@ -1,0 +1,156 @@
+// Per-kernel times on the GPU for the Mistral-7B shapes: where a decode step and a prefill spend their time.
+// CUDA events around each launch, median of kReps after warm-up, fresh random inputs (never zeros).
+//
+//   kernel_bench [--out kernels.json]
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "base/json.h"
+#include "bench/engine/bench_model.h"
+#include "inference/cuda/kernels/attention.h"
+#include "inference/cuda/kernels/w4a16.h"
+#include "inference/cuda/linear.h"
+
+namespace {
+
+constexpr int kReps = 20;
+constexpr int kHidden = 4096, kInter = 14336, kHeads = 32, kKvHeads = 8, kHeadDim = 128, kGroup = 128, kVocab = 32000;
+
+struct Buf {
+  void* p = nullptr;
+  explicit Buf(size_t bytes) {
+    cudaMalloc(&p, bytes);
+    std::vector<uint16_t> h(bytes / 2);
+    std::mt19937 rng(static_cast<unsigned>(bytes));
+    // Random fp16 values in [0.5, 1) with random sign: finite for every interpretation the kernels make.
+    for (auto& x : h) x = static_cast<uint16_t>(0x3800 | (rng() & 0x83FF));
+    cudaMemcpy(p, h.data(), h.size() * 2, cudaMemcpyHostToDevice);
+  }
+  ~Buf() { cudaFree(p); }
+  template <typename T> T* as() const { return static_cast<T*>(p); }
+};
+
+double TimeMs(const std::function<void()>& fn) {
+  cudaEvent_t a, b;
+  cudaEventCreate(&a);
+  cudaEventCreate(&b);
+  for (int i = 0; i < 3; ++i) fn();
+  std::vector<float> t;
+  for (int i = 0; i < kReps; ++i) {
+    cudaEventRecord(a);
+    fn();
+    cudaEventRecord(b);
+    cudaEventSynchronize(b);
+    float ms;
+    cudaEventElapsedTime(&ms, a, b);
+    t.push_back(ms);
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto flags = bench::ParseFlags(argc, argv);
+  base::Json res = base::Json::MakeObject();
+  cublasHandle_t cublas;
+  cublasCreate(&cublas);
+  struct Lin { const char* name; int n, k; };
+  const Lin lins[] = {{"qkv", (kHeads + 2 * kKvHeads) * kHeadDim, kHidden}, {"o_proj", kHidden, kHeads * kHeadDim},
+                      {"gate_up", 2 * kInter, kHidden}, {"down_proj", kHidden, kInter}};
+  Buf x(size_t{2} * 8192 * kInter), y(size_t{2} * 8192 * 2 * kInter), scratch(size_t{2} * 2 * kInter * kHidden);
+  std::printf("%-10s %5s %10s %10s\n", "linear", "rows", "ms", "GB/s");
+  for (const Lin& l : lins) {
+    Buf qw(size_t{1} * l.n * l.k / 2), sz(size_t{4} * l.n * (l.k / kGroup));
+    const inference::cuda::DeviceLinear w{qw.as<uint32_t>(), sz.as<__half2>(), nullptr, l.n, l.k, kGroup};
+    const inference::cuda::LinearContext ctx{nullptr, cublas, scratch.as<__half>(), inference::cuda::LinearScratchBytes(w)};
+    const double bytes = l.n * double(l.k) / 2 + l.n * double(l.k / kGroup) * 4;
+    for (int m : {1, 8, 16, 32, 256, 2048}) {
+      const double ms = TimeMs([&] { (void)inference::cuda::RunLinear(w, x.as<__half>(), m, y.as<__half>(), ctx); });
+      std::printf("%-10s %5d %10.4f %10.1f\n", l.name, m, ms, bytes / ms / 1e6);
+      res.Set(std::string(l.name) + "_m" + std::to_string(m) + "_ms", base::Json(ms));
+    }
+    const inference::cuda::W4A16DequantParams dp{qw.as<uint32_t>(), sz.as<__half2>(), l.n, l.k, kGroup, scratch.as<__half>()};
+    const double ms = TimeMs([&] { inference::cuda::LaunchW4A16Dequant(dp, nullptr); });
+    std::printf("%-10s dequant %8.4f ms (%.0f GB/s incl. fp16 write)\n", l.name, ms, (bytes + 2.0 * l.n * l.k) / ms / 1e6);
+    res.Set(std::string(l.name) + "_dequant_ms", base::Json(ms));
+  }
+  // lm_head, fp16 cuBLAS with fp32 logits.
+  {
+    Buf head(size_t{2} * kVocab * kHidden), logits(size_t{4} * 256 * kVocab);
+    const inference::cuda::LinearContext ctx{nullptr, cublas, nullptr, 0};
+    for (int m : {1, 256}) {
+      const double ms = TimeMs([&] {
+        (void)inference::cuda::RunLmHead(head.as<__half>(), kVocab, kHidden, x.as<__half>(), m, logits.as<float>(), ctx);
+      });
+      std::printf("lm_head    %5d %10.4f\n", m, ms);
+      res.Set("lm_head_m" + std::to_string(m) + "_ms", base::Json(ms));
+    }
+  }
+  // Attention: decode (B sequences, one query each at position ctx) and a prefill (T queries of one sequence).
+  {
+    const int block = 16, ctx = 512;
+    const int max_blocks = 2048 / block + 1;
+    const size_t kv_bytes = size_t{2} * 256 * max_blocks * block * kKvHeads * kHeadDim;
+    Buf kc(kv_bytes), vc(kv_bytes);
+    Buf q(size_t{2} * 2048 * (kHeads + 2 * kKvHeads) * kHeadDim), out(size_t{2} * 2048 * kHeads * kHeadDim);
+    auto run = [&](const char* name, int tokens, int seqs, std::function<int(int)> seq_of, std::function<int(int)> pos_of) {
+      std::vector<int32_t> tables(size_t{1} * seqs * max_blocks), qs(tokens), qp(tokens);
+      for (size_t i = 0; i < tables.size(); ++i) tables[i] = static_cast<int32_t>(i);
+      for (int t = 0; t < tokens; ++t) qs[t] = seq_of(t), qp[t] = pos_of(t);
+      int32_t *dt, *ds, *dp;
+      cudaMalloc(&dt, tables.size() * 4);
+      cudaMalloc(&ds, tokens * 4);
+      cudaMalloc(&dp, tokens * 4);
+      cudaMemcpy(dt, tables.data(), tables.size() * 4, cudaMemcpyHostToDevice);
+      cudaMemcpy(ds, qs.data(), tokens * 4, cudaMemcpyHostToDevice);
+      cudaMemcpy(dp, qp.data(), tokens * 4, cudaMemcpyHostToDevice);
+      inference::cuda::PagedAttentionParams p;
+      p.q = q.as<__half>(), p.ldq = (kHeads + 2 * kKvHeads) * kHeadDim, p.k_cache = kc.as<__half>(), p.v_cache = vc.as<__half>();
+      p.block_tables = dt, p.max_blocks = max_blocks, p.block_size = block, p.query_seq = ds, p.query_pos = dp;
+      p.tokens = tokens, p.heads = kHeads, p.kv_heads = kKvHeads, p.head_dim = kHeadDim, p.window = 4096;
+      p.scale = 0.088f, p.splits = inference::cuda::PagedAttentionSplits(tokens, kKvHeads, 132);
+      Buf ws(inference::cuda::PagedAttentionWorkspaceBytes(tokens, kHeads, kHeadDim, p.splits));
+      p.workspace = ws.as<float>(), p.out = out.as<__half>();
+      const double ms = TimeMs([&] { inference::cuda::LaunchPagedAttention(p, nullptr); });
+      std::printf("attention %-16s %10.4f ms\n", name, ms);
+      res.Set(std::string("attention_") + name + "_ms", base::Json(ms));
+      cudaFree(dt), cudaFree(ds), cudaFree(dp);
+    };
+    for (int B : {1, 8, 64, 256}) {
+      const std::string name = "decode_b" + std::to_string(B);
+      run(name.c_str(), B, B, [](int t) { return t; }, [&](int) { return ctx; });
+    }
+    run("prefill2048", 2048, 1, [](int) { return 0; }, [](int t) { return t; });
+    // The flash kernel on the same 2048-token prefill.
+    std::vector<int32_t> tables(max_blocks), tiles;
+    for (int i = 0; i < max_blocks; ++i) tables[i] = i;
+    for (int t = 0; t < 2048; t += inference::cuda::kFlashTileQ) tiles.insert(tiles.end(), {t, inference::cuda::kFlashTileQ, 0, t});
+    int32_t *dt, *dtiles;
+    cudaMalloc(&dt, tables.size() * 4);
+    cudaMalloc(&dtiles, tiles.size() * 4);
+    cudaMemcpy(dt, tables.data(), tables.size() * 4, cudaMemcpyHostToDevice);
+    cudaMemcpy(dtiles, tiles.data(), tiles.size() * 4, cudaMemcpyHostToDevice);
+    inference::cuda::FlashPrefillParams f;
+    f.q = q.as<__half>(), f.ldq = (kHeads + 2 * kKvHeads) * kHeadDim, f.k_cache = kc.as<__half>(), f.v_cache = vc.as<__half>();
+    f.block_tables = dt, f.max_blocks = max_blocks, f.block_size = block;
+    f.tiles = reinterpret_cast<const inference::cuda::FlashTile*>(dtiles), f.num_tiles = static_cast<int>(tiles.size() / 4);
+    f.heads = kHeads, f.kv_heads = kKvHeads, f.head_dim = kHeadDim, f.window = 4096, f.scale = 0.088f, f.out = out.as<__half>();
+    const double ms = TimeMs([&] { inference::cuda::LaunchFlashPrefill(f, nullptr); });
+    std::printf("attention %-16s %10.4f ms\n", "flash_prefill2048", ms);
+    res.Set("attention_flash_prefill2048_ms", base::Json(ms));
+    cudaFree(dt), cudaFree(dtiles);
+  }
+  const cudaError_t err = cudaDeviceSynchronize();
+  std::printf("status: %s\n", cudaGetErrorString(err));
+  if (flags.count("out")) std::ofstream(flags["out"]) << res.Dump() << "\n";
+  return err == cudaSuccess ? 0 : 1;
+}
