@@ -66,7 +66,8 @@ class _Server(awq_harness.Server):
                     found.set()
             found.set()  # end of output: the process is gone
 
-        threading.Thread(target=read, daemon=True).start()
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + timeout
         if not found.wait(timeout) or self.address is None:
             self.process.kill()
@@ -92,6 +93,9 @@ class _Server(awq_harness.Server):
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._reader.join(timeout=5)
+        self.process.stdout.close()
+        self._stderr.close()
         return self.process.returncode
 
 

@@ -11,6 +11,7 @@ import unittest
 import grpc
 
 import serving_stack
+from serving_stack import awq_harness
 
 SHARED = os.environ.get("AWQSERVE_SHARED_DIR", os.path.join(serving_stack.awq_harness.SOURCE_DIR, "..", "shared"))
 TINY = os.path.join(SHARED, "assets", "tiny-stories-awq")
@@ -312,6 +313,75 @@ class ServingTest(unittest.TestCase):
                                   model_name="tiny-stories-awq", grpc_method="Complete"), 0)
         self.assertGreater(metric(gw, "awqserve_gateway_inter_token_latency_seconds_count",
                                   model_name="tiny-stories-awq", grpc_method="Complete"), 0)
+
+
+class QueueLimitTest(unittest.TestCase):
+    """--max_running=1 --max_queued_requests=1: one request runs, one waits, the next is refused."""
+
+    def test_too_many_queued_requests_is_resource_exhausted(self):
+        with serving_stack.ServingStack(TINY, generation_args=["--max_running=1", "--max_queued_requests=1"]) as s:
+            gw = s.gateway_stub()
+            long_request = complete_request("Once upon a time", max_tokens=CONTEXT - 10, ignore_eos=True)
+            running = gw.Complete(long_request, timeout=60)
+            next(running)
+            waiting = gw.Complete(long_request, timeout=60)
+            deadline = time.monotonic() + 15
+            while metric(s.metrics("generation"), "awqserve_num_requests_waiting") < 1:
+                self.assertLess(time.monotonic(), deadline, "the second request never queued")
+                time.sleep(0.02)
+            with self.assertRaises(grpc.RpcError) as e:
+                list(gw.Complete(complete_request("The little dog", max_tokens=4), timeout=30))
+            self.assertEqual(e.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED, e.exception.details())
+            self.assertIn("generation", e.exception.details())
+            running.cancel()
+            # The waiting request is admitted once the running one is gone, and completes.
+            msgs = list(waiting)
+            self.assertEqual(msgs[-1].usage.completion_tokens, CONTEXT - 10)
+        self.assertEqual(s.exit_codes["gateway"], 0)
+
+
+class DownstreamFailureTest(unittest.TestCase):
+    """A service behind the gateway dies: calls that need it fail with UNAVAILABLE naming it; the others go on."""
+
+    def test_failures_name_the_service_and_other_streams_go_on(self):
+        with serving_stack.ServingStack(TINY) as s:
+            gw = s.gateway_stub()
+            case = REFERENCE["cases"][1]
+            ongoing = gw.Complete(complete_request(case["prompt"], max_tokens=64), timeout=60)
+            first = next(ongoing)
+
+            s.servers["template"].process.kill()
+            s.servers["template"].process.wait()
+            chat = gateway_pb2.ChatRequest()
+            chat.messages.add(role="user", content="Hello!")
+            with self.assertRaises(grpc.RpcError) as e:
+                list(gw.Chat(chat, timeout=30))
+            self.assertEqual(e.exception.code(), grpc.StatusCode.UNAVAILABLE)
+            self.assertIn("template service unavailable", e.exception.details())
+            self.assertIn(s.address("template"), e.exception.details())
+            # The stream that needs no template finished correctly meanwhile.
+            self.assertEqual(first.text + "".join(m.text for m in ongoing), case["greedy_text"])
+
+            # Generation dies in the middle of a stream.
+            streaming = gw.Complete(complete_request(case["prompt"], max_tokens=CONTEXT - 10, ignore_eos=True),
+                                    timeout=60)
+            next(streaming)
+            s.servers["generation"].process.kill()
+            s.servers["generation"].process.wait()
+            with self.assertRaises(grpc.RpcError) as e:
+                list(streaming)
+            self.assertEqual(e.exception.code(), grpc.StatusCode.UNAVAILABLE, e.exception.details())
+            self.assertIn("generation service unavailable", e.exception.details())
+
+            s.servers["tokenizer"].process.kill()
+            s.servers["tokenizer"].process.wait()
+            with self.assertRaises(grpc.RpcError) as e:
+                list(gw.Complete(complete_request("x", max_tokens=4), timeout=30))
+            self.assertEqual(e.exception.code(), grpc.StatusCode.UNAVAILABLE)
+            self.assertIn("tokenizer service unavailable", e.exception.details())
+            # The gateway itself is alive and answers.
+            self.assertEqual(awq_harness.health_check(s.address("gateway"), ""), "SERVING")
+        self.assertEqual(s.exit_codes["gateway"], 0)
 
 
 if __name__ == "__main__":
