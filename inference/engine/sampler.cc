@@ -105,34 +105,63 @@ std::vector<std::pair<int32_t, double>> FilterCandidates(const std::vector<float
   }
   for (auto& [id, p] : c) p /= sum;
 
-  size_t keep = c.size();
+  // c[0, sorted) is ordered most likely first and nothing after it is more likely, so the prefix can be extended
+  // by selecting from the rest: filters that keep few tokens never sort the whole vocabulary.
+  size_t sorted = 0;
+  const auto sort_prefix = [&](size_t n) {
+    n = std::min(n, c.size());
+    if (n <= sorted) return;
+    const auto from = c.begin() + static_cast<std::ptrdiff_t>(sorted);
+    const auto to = c.begin() + static_cast<std::ptrdiff_t>(n);
+    // Selection (linear on average) then a sort of the selected part only.
+    if (to != c.end()) std::nth_element(from, to, c.end(), MoreLikely);
+    std::sort(from, to, MoreLikely);
+    sorted = n;
+  };
   if (params.top_k > 0 && params.top_k < vocab) {
-    keep = static_cast<size_t>(params.top_k);
-    std::partial_sort(c.begin(), c.begin() + keep, c.end(), MoreLikely);
-    c.resize(keep);
-  } else {
-    std::sort(c.begin(), c.end(), MoreLikely);
+    sort_prefix(static_cast<size_t>(params.top_k));
+    c.resize(static_cast<size_t>(params.top_k));
+    sorted = std::min(sorted, c.size());
   }
   if (params.top_p < 1.0f) {
     // The smallest prefix whose renormalized mass reaches top_p (the token that crosses it is kept).
     double kept_mass = 0;
     for (const auto& e : c) kept_mass += e.second;
     const double target = static_cast<double>(params.top_p) * kept_mass;
+    constexpr size_t kFirstChunk = 64;  // typical nuclei of peaked LLM distributions fit in the first chunk
     double cum = 0;
     size_t n = 0;
-    while (n < c.size()) {
-      cum += c[n].second;
-      ++n;
-      if (cum >= target) break;
+    bool reached = false;
+    for (size_t chunk = kFirstChunk; !reached && n < c.size(); chunk *= 4) {
+      sort_prefix(n + chunk);
+      while (n < sorted) {
+        cum += c[n].second;
+        ++n;
+        if (cum >= target) {
+          reached = true;
+          break;
+        }
+      }
     }
     c.resize(n);
+    sorted = std::min(sorted, c.size());
   }
   if (params.min_p > 0.0f) {
+    sort_prefix(1);
     const double threshold = static_cast<double>(params.min_p) * c.front().second;
-    size_t n = 1;
-    while (n < c.size() && c[n].second >= threshold) ++n;
-    c.resize(n);
+    size_t k = 0;
+    while (k < sorted && c[k].second >= threshold) ++k;
+    if (k < sorted) {
+      c.resize(k);  // the cut falls inside the sorted prefix
+      sorted = k;
+    } else {
+      const auto kept = std::partition(c.begin() + static_cast<std::ptrdiff_t>(sorted), c.end(),
+                                       [&](const auto& e) { return e.second >= threshold; });
+      c.erase(kept, c.end());
+    }
   }
+  // No filter: the whole vocabulary in id order (sorting it would cost O(V log V) per token for nothing).
+  if (params.top_k > 0 || params.top_p < 1.0f || params.min_p > 0.0f) sort_prefix(c.size());
   return c;
 }
 

@@ -10,7 +10,7 @@
 // The order of operations (vLLM's): repetition penalty (prompt + output tokens, CTRL: positive logits divided,
 // negative multiplied) -> presence/frequency penalties (output tokens, OpenAI) -> temperature -> logprobs
 // (log-softmax here, before any filtering) -> greedy argmax at temperature 0, else top-k -> top-p -> min-p ->
-// one draw from the counter-based RNG (rng.h) by inverse CDF over the kept tokens, most likely first.
+// one draw from the counter-based RNG (rng.h) by inverse CDF over the kept tokens (FilterCandidates' order).
 #pragma once
 
 #include <cstdint>
@@ -50,8 +50,9 @@ std::vector<float> LogSoftmax(const std::vector<float>& logits);
 // The first index of the largest logit (ties go to the lowest id, like torch.argmax).
 int32_t Argmax(const std::vector<float>& logits);
 
-// The tokens top-k, top-p and min-p keep, most likely first (ties by lower id), each with its probability under
-// softmax(logits) (not renormalized). Never empty for a non-empty vocabulary.
+// The tokens top-k, top-p and min-p keep, each with its probability under softmax(logits) (not renormalized):
+// most likely first (ties by lower id) when a filter is on; the whole vocabulary in id order when none is.
+// Never empty for a non-empty vocabulary. Only the kept prefix is sorted (grown by selection as needed).
 std::vector<std::pair<int32_t, double>> FilterCandidates(const std::vector<float>& logits, const SamplingParams& params);
 
 // Inverse-CDF draw: the first candidate whose cumulative (renormalized) probability exceeds u in [0, 1).

@@ -1,6 +1,7 @@
 // The sampler's stages against hand-computed values, its distribution under fixed seeds, and reproducibility.
 #include "inference/engine/sampler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <vector>
@@ -202,12 +203,76 @@ TEST(Filter, MinPDropsTokensBelowAFractionOfTheBest) {
   EXPECT_EQ(FilterCandidates(LogitsOfProbs({0.1, 0.2, 0.3, 0.4}), p).size(), 3u);
 }
 
-TEST(Filter, DisabledKeepsEverythingSortedTiesByLowerId) {
+TEST(Filter, DisabledKeepsTheVocabularyInIdOrder) {
   auto c = FilterCandidates({1.0f, 2.0f, 1.0f}, SamplingParams{});
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[0].first, 0);
+  EXPECT_EQ(c[1].first, 1);
+  EXPECT_EQ(c[2].first, 2);
+}
+
+TEST(Filter, FilteredTiesGoByLowerId) {
+  SamplingParams p;
+  p.top_k = 3;
+  auto c = FilterCandidates({1.0f, 2.0f, 1.0f}, p);
   ASSERT_EQ(c.size(), 3u);
   EXPECT_EQ(c[0].first, 1);
   EXPECT_EQ(c[1].first, 0);
   EXPECT_EQ(c[2].first, 2);
+}
+
+// The incremental partial sorts must keep exactly what a full sort and a plain scan keep, on a large vocabulary
+// (peaked and flat), for every filter and their combinations.
+TEST(Filter, MatchesAFullSortOnALargeVocabulary) {
+  for (double scale : {0.5, 8.0}) {  // flat, then peaked
+    std::vector<float> logits(5000);
+    uint64_t s = SeedRng(11);
+    for (float& l : logits) l = static_cast<float>(scale * NextUniform(&s) * NextUniform(&s) * NextUniform(&s));
+    for (int32_t k : {0, 7, 300}) {
+      for (float top_p : {1.0f, 0.9f, 0.3f}) {
+        for (float min_p : {0.0f, 0.05f, 0.5f}) {
+          SamplingParams p;
+          p.top_k = k;
+          p.top_p = top_p;
+          p.min_p = min_p;
+          // The reference: full sort, then each filter by its definition.
+          std::vector<std::pair<int32_t, double>> ref;
+          double max = *std::max_element(logits.begin(), logits.end()), z = 0;
+          for (size_t i = 0; i < logits.size(); ++i) z += std::exp(static_cast<double>(logits[i]) - max);
+          for (size_t i = 0; i < logits.size(); ++i) {
+            ref.emplace_back(static_cast<int32_t>(i), std::exp(static_cast<double>(logits[i]) - max) / z);
+          }
+          std::sort(ref.begin(), ref.end(), [](const auto& a, const auto& b) {
+            return a.second != b.second ? a.second > b.second : a.first < b.first;
+          });
+          if (k > 0) ref.resize(k);
+          if (top_p < 1.0f) {
+            double mass = 0, cum = 0;
+            for (const auto& e : ref) mass += e.second;
+            size_t n = 0;
+            while (n < ref.size()) {
+              cum += ref[n++].second;
+              if (cum >= top_p * mass) break;
+            }
+            ref.resize(n);
+          }
+          if (min_p > 0.0f) {
+            const double thr = min_p * ref.front().second;
+            size_t n = 1;
+            while (n < ref.size() && ref[n].second >= thr) ++n;
+            ref.resize(n);
+          }
+          auto got = FilterCandidates(logits, p);
+          if (k == 0 && top_p == 1.0f && min_p == 0.0f) {
+            EXPECT_EQ(got.size(), logits.size());
+            continue;
+          }
+          ASSERT_EQ(got.size(), ref.size()) << "scale " << scale << " k " << k << " p " << top_p << " min_p " << min_p;
+          for (size_t i = 0; i < ref.size(); ++i) ASSERT_EQ(got[i].first, ref[i].first) << i;
+        }
+      }
+    }
+  }
 }
 
 TEST(Draw, InverseCdfOverRenormalizedMass) {
