@@ -5,7 +5,10 @@
 
 #include <grpcpp/generic/generic_stub.h>
 
+#include <sys/wait.h>
+
 #include <csignal>
+#include <fstream>
 #include <memory>
 
 #include "awqserve/v1/tokenizer.grpc.pb.h"
@@ -362,6 +365,54 @@ TEST_F(TokenizerSidecar, MetricsCountTokensAndCallsByCode) {
   EXPECT_NE(body.find("awqserve_tokenizer_decode_streams_active 0"), std::string::npos);
   EXPECT_NE(body.find("awqserve_rpc_duration_seconds_bucket{method=\"/awqserve.v1.Tokenizer/Encode\",le=\"0.001\"}"),
             std::string::npos);
+}
+
+// ---- the CLI against the sidecar and in process ------------------------------------------------------------------
+
+// Runs `awqserve ARGS < input` and returns its stdout lines; *exit_code gets the exit status.
+std::vector<std::string> RunCli(const std::string& args, const std::string& input, int* exit_code) {
+  const std::string dir = ::testing::TempDir();
+  const std::string in = dir + "/cli_in_" + std::to_string(getpid()), out = dir + "/cli_out_" + std::to_string(getpid());
+  std::ofstream(in, std::ios::binary) << input;
+  const int status = std::system((std::string(AWQSERVE_CLI_BIN) + " " + args + " < '" + in + "' > '" + out + "'").c_str());
+  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream result(out, std::ios::binary);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(result, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST_F(TokenizerSidecar, CliTokenizesAndDetokenizesEveryGoldenRow) {
+  const std::vector<testing_golden::TextRow> rows = testing_golden::ReadTokenizerGolden();
+  std::string texts, ids;
+  for (const auto& row : rows) {
+    texts += base::Json::MakeObject({{"text", row.text}}).Dump() + "\n";
+    ids += base::Json::MakeObject({{"ids", base::Json::ArrayOf(row.ids)}}).Dump() + "\n";
+  }
+  for (const std::string& backend : {"--server " + server_->address(), "--model '" + testing_golden::MistralDir() + "'"}) {
+    int code;
+    const std::vector<std::string> encoded = RunCli("tokenize " + backend, texts, &code);
+    EXPECT_EQ(code, 0) << backend;
+    ASSERT_EQ(encoded.size(), rows.size()) << backend;
+    const std::vector<std::string> decoded = RunCli("detokenize --skip-special " + backend, ids, &code);
+    EXPECT_EQ(code, 0) << backend;
+    ASSERT_EQ(decoded.size(), rows.size()) << backend;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      absl::StatusOr<base::Json> e = base::Json::Parse(encoded[i]);
+      ASSERT_TRUE(e.ok()) << encoded[i];
+      EXPECT_EQ(testing_golden::IdsOf(e->Get("ids")), rows[i].ids) << backend << " row " << i;
+      absl::StatusOr<base::Json> d = base::Json::Parse(decoded[i]);
+      ASSERT_TRUE(d.ok()) << decoded[i];
+      EXPECT_EQ(d->Get("text").AsString(), rows[i].decoded) << backend << " row " << i;
+    }
+  }
+}
+
+TEST_F(TokenizerSidecar, CliReportsABadIdWithItsLineAndFails) {
+  int code;
+  RunCli("detokenize --server " + server_->address(), "{\"ids\": [1]}\n{\"ids\": [1, 40000]}\n", &code);
+  EXPECT_EQ(code, 1);
+  ExpectStillServing();
 }
 
 // ---- startup failures: exit non-zero, naming the file and the reason --------------------------------------------
