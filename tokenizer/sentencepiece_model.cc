@@ -47,7 +47,10 @@ std::vector<std::string> Candidates() {
 int DlopenFlags() {
   int flags = RTLD_NOW | RTLD_LOCAL;
 #if !defined(__SANITIZE_ADDRESS__)
-  flags |= RTLD_DEEPBIND;  // AddressSanitizer refuses RTLD_DEEPBIND; sanitizer builds rely on load order instead
+  // AddressSanitizer refuses RTLD_DEEPBIND. Without it, SentencePiece binds to the process's libprotobuf when one
+  // is loaded, and protobuf aborts on the version mismatch: under sanitizers only programs without gRPC (the
+  // tokenizer's unit tests, the in-process CLI paths aside) can load a model.
+  flags |= RTLD_DEEPBIND;
 #endif
   return flags;
 }
