@@ -48,8 +48,8 @@ int DlopenFlags() {
   int flags = RTLD_NOW | RTLD_LOCAL;
 #if !defined(__SANITIZE_ADDRESS__)
   // AddressSanitizer refuses RTLD_DEEPBIND. Without it, SentencePiece binds to the process's libprotobuf when one
-  // is loaded, and protobuf aborts on the version mismatch: under sanitizers only programs without gRPC (the
-  // tokenizer's unit tests, the in-process CLI paths aside) can load a model.
+  // is loaded, and protobuf aborts on the version mismatch: under sanitizers only programs that link no protobuf
+  // (tokenizer_test) can load a model; the services and the CLI need a build without sanitizers.
   flags |= RTLD_DEEPBIND;
 #endif
   return flags;
