@@ -53,14 +53,16 @@ absl::StatusOr<Value> GRange(Interpreter& in, CallArgs& c) {
   return Value::MakeList(std::move(items));
 }
 
-absl::StatusOr<Value> GNamespace(Interpreter&, CallArgs& c) {
+absl::StatusOr<Value> GNamespace(Interpreter& in, CallArgs& c) {
   Dict attrs;
   for (const Value& v : c.positional) {
     if (!v.is_dict() && !v.is_namespace()) return TypeError("namespace() positional arguments must be mappings");
     for (const auto& [k, x] : v.dict().entries) attrs.Set(k, x);
   }
   for (auto& [k, v] : c.kwargs) attrs.Set(Value::String(k, true), std::move(v));
-  return Value::MakeNamespace(std::move(attrs));
+  Value ns = Value::MakeNamespace(std::move(attrs));
+  in.TrackNamespace(ns);
+  return ns;
 }
 
 absl::StatusOr<Value> GDict(Interpreter&, CallArgs& c) {

@@ -80,8 +80,11 @@ absl::StatusOr<PString> Interpreter::Run(const Program& program, const Context& 
   globals->vars.reserve(context.vars().size());
   for (const auto& [name, value] : context.vars()) globals->Set(name, value);
   PString out;
-  ASSIGN_OR_RETURN(Flow flow, Exec(program.body, globals, out));
-  (void)flow;
+  absl::StatusOr<Flow> flow = Exec(program.body, globals, out);
+  for (const ScopePtr& s : closure_scopes_) s->vars.clear();
+  for (const Value& ns : namespaces_) ns.namespace_attrs().entries.clear();
+  globals->vars.clear();
+  if (!flow.ok()) return flow.status();
   return out;
 }
 
@@ -149,6 +152,7 @@ absl::StatusOr<Interpreter::Flow> Interpreter::ExecNode(const Node& n, const Sco
       return Flow::kNormal;
     }
     case Node::Kind::kMacro:
+      closure_scopes_.push_back(scope);
       scope->Set(n.name, Value::MakeCallable(std::make_shared<MacroCallable>(Callable::Kind::kMacro, n, scope)));
       return Flow::kNormal;
     case Node::Kind::kCallBlock:
@@ -221,6 +225,7 @@ absl::StatusOr<Interpreter::Flow> Interpreter::ExecFor(const Node& n, const Scop
 }
 
 absl::Status Interpreter::ExecCallBlock(const Node& n, const ScopePtr& scope, PString& out) {
+  closure_scopes_.push_back(scope);
   CallArgs extra;
   extra.kwargs.emplace_back("caller",
                             Value::MakeCallable(std::make_shared<MacroCallable>(Callable::Kind::kCaller, n, scope)));

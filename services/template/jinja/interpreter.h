@@ -76,6 +76,9 @@ class Interpreter {
   absl::Status CountIteration();
   const Clock& clock() const { return clock_; }
   const Limits& limits() const { return limits_; }
+  // Namespaces can hold themselves ({% set ns.me = ns %}); every one is emptied when the render ends, so no
+  // reference cycle outlives it.
+  void TrackNamespace(const Value& ns) { namespaces_.push_back(ns); }
 
  private:
   enum class Flow { kNormal, kBreak, kContinue };
@@ -99,6 +102,10 @@ class Interpreter {
 
   const Limits& limits_;
   const Clock& clock_;
+  // Scopes that macros and call blocks close over: a scope holds the macro and the macro holds the scope, so
+  // they are emptied when the render ends to break the cycle.
+  std::vector<ScopePtr> closure_scopes_;
+  std::vector<Value> namespaces_;
   int64_t iterations_ = 0;
   int call_depth_ = 0;
 };

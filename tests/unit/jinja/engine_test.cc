@@ -215,6 +215,19 @@ TEST(JinjaSandbox, RefusesMutation) {
   }
 }
 
+// Reference cycles (a scope holding a macro that closes over it, a namespace holding itself) must not outlive a
+// render; the sanitizer build (AWQSERVE_SANITIZE) reports them as leaks.
+TEST(JinjaTemplate, CyclesAreBrokenWhenTheRenderEnds) {
+  absl::StatusOr<jinja::RenderResult> r = Render(
+      "{% set ns = namespace() %}{% set ns.me = ns %}{% macro m() %}{{ ns.me is defined }}{% endmacro %}"
+      "{% for i in [1, 2] %}{% macro inner() %}{{ i }}{% endmacro %}{{ inner() }}{% endfor %}{{ m() }}"
+      "{% macro box() %}[{{ caller() }}]{% endmacro %}{% call box() %}{{ m() }}{% endcall %}");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->text, "12True[True]");
+  EXPECT_FALSE(
+      Render("{% set ns = namespace() %}{% set ns.me = ns %}{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}").ok());
+}
+
 TEST(JinjaTemplate, RenderIsRepeatableAndCopiesShareTheProgram) {
   absl::StatusOr<Template> t = Template::Parse("{% for m in messages %}{{ m.content }}{% endfor %}");
   ASSERT_TRUE(t.ok());
