@@ -133,7 +133,8 @@ int main(int argc, char** argv) {
     // The flash kernel on the same 2048-token prefill.
     std::vector<int32_t> tables(max_blocks), tiles;
     for (int i = 0; i < max_blocks; ++i) tables[i] = i;
-    for (int t = 0; t < 2048; t += inference::cuda::kFlashTileQ) tiles.insert(tiles.end(), {t, inference::cuda::kFlashTileQ, 0, t});
+    const int tile_rows = inference::cuda::FlashTileRows(kHeads / kKvHeads);
+    for (int t = 0; t < 2048; t += tile_rows) tiles.insert(tiles.end(), {t, tile_rows, 0, t});
     int32_t *dt, *dtiles;
     cudaMalloc(&dt, tables.size() * 4);
     cudaMalloc(&dtiles, tiles.size() * 4);

@@ -103,7 +103,7 @@ absl::Status CudaBackend::Init(const ModelWeights& weights, const CudaBackendOpt
   RETURN_IF_CUDA_ERROR(cudaMemcpy(inv_freq_.as<void>(), inv_freq.data(), inv_freq_.bytes(), cudaMemcpyHostToDevice));
 
   const size_t t_ints = static_cast<size_t>(T);
-  const size_t max_tiles = t_ints / kFlashTileQ + S + 1;
+  const size_t max_tiles = t_ints / FlashTileRows(c.num_attention_heads / c.num_key_value_heads) + S + 1;
   off_ids_ = 0, off_pos_ = t_ints, off_slots_ = 2 * t_ints, off_qseq_ = 3 * t_ints, off_rows_ = 4 * t_ints;
   off_tiles_ = 5 * t_ints;
   off_sample_ = off_tiles_ + max_tiles * (sizeof(FlashTile) / sizeof(int32_t));
@@ -176,8 +176,9 @@ absl::Status CudaBackend::Prepare(const StepBatch& batch, bool graph, int* rows,
     if (s.sample && (!s.sampling || !s.sampler_state))
       return absl::InvalidArgumentError(absl::StrCat("batch.seqs[", k, "]: sample without sampling params/state"));
     if (flash && n > 1) {
-      for (int i = 0; i < n; i += kFlashTileQ)
-        tiles[num_tiles_++] = FlashTile{row + i, std::min(kFlashTileQ, n - i), k, s.start_pos + i};
+      const int tile_rows = FlashTileRows(config_.num_attention_heads / config_.num_key_value_heads);
+      for (int i = 0; i < n; i += tile_rows)
+        tiles[num_tiles_++] = FlashTile{row + i, std::min(tile_rows, n - i), k, s.start_pos + i};
     } else {
       for (int i = 0; i < n; ++i) meta[off_rows_ + decode_rows_++] = row + i;
     }

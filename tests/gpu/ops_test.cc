@@ -176,7 +176,7 @@ void CheckAttention(int heads, int kv_heads, int hd, int window, std::mt19937* r
     std::vector<FlashTile> tiles;
     for (int t = 0; t < tokens;) {
       int n = 1;
-      while (t + n < tokens && qseq[t + n] == qseq[t] && n < kFlashTileQ) ++n;
+      while (t + n < tokens && qseq[t + n] == qseq[t] && n < FlashTileRows(heads / kv_heads)) ++n;
       tiles.push_back(FlashTile{t, n, qseq[t], qpos[t]});
       t += n;
     }
@@ -217,6 +217,8 @@ TEST(Ops, PagedAttentionMatchesTwinWithWindowEdges) {
   CheckAttention(8, 4, 8, 0, &rng);
   CheckAttention(32, 8, 128, 16, &rng);
   CheckAttention(4, 4, 64, 0, &rng);
+  CheckAttention(8, 1, 32, 32, &rng);
+  CheckAttention(6, 2, 64, 0, &rng);
 }
 
 TEST(Ops, ArgmaxMatchesCpuSampler) {

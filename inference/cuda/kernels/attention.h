@@ -50,14 +50,18 @@ size_t PagedAttentionWorkspaceBytes(int tokens, int heads, int head_dim, int spl
 [[nodiscard]] absl::Status ValidatePagedAttention(const PagedAttentionParams& p);
 void LaunchPagedAttention(const PagedAttentionParams& p, cudaStream_t stream);
 
-// Prefill attention, flash-style on the tensor cores: one CTA per (tile of up to kFlashTileQ consecutive query
-// tokens of one sequence, query head), streaming the sequence's keys from the paged cache in tiles of kFlashTileK
-// with an online softmax; causal and sliding window through Attends (kv_layout.h). head_dim 32, 64 or 128.
+// Prefill attention, flash-style on the tensor cores: one CTA per (tile of consecutive query tokens of one
+// sequence, FlashHeadsPerCta query heads sharing one KV head), streaming the sequence's keys from the paged cache in
+// tiles of kFlashTileK with an online softmax; causal and sliding window through Attends (kv_layout.h). A CTA holds
+// kFlashTileQ (head, query) rows, so the KV tile it loads serves up to 4 heads. head_dim 32, 64 or 128.
 inline constexpr int kFlashTileQ = 64;
 inline constexpr int kFlashTileK = 64;
+__host__ __device__ constexpr int FlashHeadsPerCta(int group) { return group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1; }
+// Query tokens per tile (FlashTile::count's limit) for heads/kv_heads = group.
+__host__ __device__ constexpr int FlashTileRows(int group) { return kFlashTileQ / FlashHeadsPerCta(group); }
 struct FlashTile {
   int32_t row0;    // first query row
-  int32_t count;   // 1..kFlashTileQ rows
+  int32_t count;   // 1..FlashTileRows(heads / kv_heads) rows
   int32_t seq;     // row of block_tables
   int32_t pos0;    // position of row0
 };

@@ -1,5 +1,6 @@
-// Flash-style prefill attention on the tensor cores (attention.h: FlashPrefillParams). One CTA = one tile of up to
-// 64 consecutive query tokens of one sequence and one query head; 4 warps, 16 query rows each. Per key tile of 64:
+// Flash-style prefill attention on the tensor cores (attention.h: FlashPrefillParams). One CTA = 64 (head, query)
+// rows: a tile of consecutive query tokens of one sequence for 1, 2 or 4 query heads of one KV head; 4 warps, 16
+// rows each. Per key tile of 64:
 // K and V are gathered from the paged cache into shared memory, S = Q K^T by WMMA (fp16 in, fp32 out), an online
 // softmax per row in fp32 (Attends decides the mask), P in fp16, O += P V by WMMA with O kept in shared memory.
 #include <mma.h>
@@ -48,14 +49,17 @@ __global__ void __launch_bounds__(kThreads) FlashPrefillKernel(FlashPrefillParam
   constexpr int kChunks = HD / 8;  // 16-byte chunks per row
 
   const FlashTile tile = p.tiles[blockIdx.x];
-  const int h = blockIdx.y, kvh = h / (p.heads / p.kv_heads);
+  const int group = p.heads / p.kv_heads;
+  const int heads_here = FlashHeadsPerCta(group), tile_rows = kFlashTileQ / heads_here;
+  const int h_base = blockIdx.y * heads_here, kvh = h_base / group;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int32_t* table = p.block_tables + static_cast<int64_t>(tile.seq) * p.max_blocks;
 
-  // Q rows (rows past count repeat the last one; their results are never stored), O = 0.
+  // CTA row r is query r % tile_rows of head h_base + r / tile_rows. Rows past count repeat the last query (never
+  // stored). O = 0.
   for (int idx = threadIdx.x; idx < kFlashTileQ * kChunks; idx += kThreads) {
     const int r = idx / kChunks, c = idx % kChunks;
-    const int row = tile.row0 + min(r, tile.count - 1);
+    const int row = tile.row0 + min(r % tile_rows, tile.count - 1), h = h_base + r / tile_rows;
     *reinterpret_cast<uint4*>(qs + r * L::ldh + 8 * c) =
         *reinterpret_cast<const uint4*>(p.q + row * p.ldq + h * HD + 8 * c);
   }
@@ -63,8 +67,9 @@ __global__ void __launch_bounds__(kThreads) FlashPrefillKernel(FlashPrefillParam
 
   // Row statistics: lanes 2i and 2i+1 share row warp*16 + i, each owning half of its columns.
   const int r = warp * 16 + lane / 2, half_sel = lane % 2;
-  const int qpos = tile.pos0 + r;
-  const bool row_valid = r < tile.count;
+  const int qi = r % tile_rows, h = h_base + r / tile_rows;
+  const int qpos = tile.pos0 + qi;
+  const bool row_valid = qi < tile.count;
   float m = -FLT_MAX, l = 0.f;
 
   const int hi = tile.pos0 + tile.count - 1;
@@ -151,7 +156,7 @@ __global__ void __launch_bounds__(kThreads) FlashPrefillKernel(FlashPrefillParam
 
   if (!row_valid) return;
   const float inv = 1.f / l;
-  __half* out = p.out + static_cast<int64_t>(tile.row0 + r) * p.heads * HD + h * HD;
+  __half* out = p.out + static_cast<int64_t>(tile.row0 + qi) * p.heads * HD + h * HD;
   for (int d = half_sel * (HD / 2); d < (half_sel + 1) * (HD / 2); ++d) out[d] = __float2half_rn(os[r * L::ldo + d] * inv);
 }
 
@@ -160,7 +165,8 @@ void Launch(const FlashPrefillParams& p, cudaStream_t stream) {
   static const cudaError_t attr = cudaFuncSetAttribute(
       FlashPrefillKernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Smem<HD>::bytes));
   (void)attr;  // a failure surfaces as the launch error the caller checks
-  FlashPrefillKernel<HD><<<dim3(p.num_tiles, p.heads), kThreads, Smem<HD>::bytes, stream>>>(p);
+  const int ctas_per_token_tile = p.heads / FlashHeadsPerCta(p.heads / p.kv_heads);
+  FlashPrefillKernel<HD><<<dim3(p.num_tiles, ctas_per_token_tile), kThreads, Smem<HD>::bytes, stream>>>(p);
 }
 
 // Shape dispatch: head_dim picks the instantiation.
