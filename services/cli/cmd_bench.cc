@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -142,26 +143,32 @@ struct Summary {
   double mean_tpot_ms = 0, output_tok_s = 0;
 };
 
-// Runs `one(index)` for every request with `concurrency` workers; prints the report.
+// Runs `one(index)` for every request with `concurrency` workers, appending to *samples; returns the wall time.
 template <typename Fn>
-Summary Run(const std::string& title, const Config& c, Fn one, std::vector<Sample>* samples) {
-  samples->assign(c.requests, Sample());
+double Pass(const Config& c, Fn one, std::vector<Sample>* samples) {
+  std::vector<Sample> pass(c.requests);
   std::atomic<int> next{0};
   const Clock::time_point start = Clock::now();
   std::vector<std::thread> workers;
   for (int w = 0; w < c.concurrency; ++w) {
     workers.emplace_back([&] {
-      for (int i = next++; i < c.requests; i = next++) (*samples)[i] = one(i);
+      for (int i = next++; i < c.requests; i = next++) pass[i] = one(i);
     });
   }
   for (std::thread& t : workers) t.join();
   const double duration = std::chrono::duration<double>(Clock::now() - start).count();
+  samples->insert(samples->end(), pass.begin(), pass.end());
+  return duration;
+}
 
+// Prints the report of all passes of one target.
+Summary Report(const std::string& title, const Config& c, const std::vector<Sample>& samples, double duration,
+               int rounds) {
   std::vector<double> ttft, tpot, itl;
   int ok = 0;
   uint64_t out_tokens = 0, in_tokens = 0;
   std::string first_error;
-  for (const Sample& s : *samples) {
+  for (const Sample& s : samples) {
     if (!s.ok) {
       if (first_error.empty()) first_error = s.error;
       continue;
@@ -174,7 +181,8 @@ Summary Run(const std::string& title, const Config& c, Fn one, std::vector<Sampl
     for (double g : s.gaps_s) itl.push_back(g * 1e3);
   }
   std::printf("== %s\n", title.c_str());
-  std::printf("%-28s %d ok, %d failed (concurrency %d)\n", "requests", ok, c.requests - ok, c.concurrency);
+  std::printf("%-28s %d ok, %d failed (concurrency %d, %d round(s))\n", "requests", ok,
+              static_cast<int>(samples.size()) - ok, c.concurrency, rounds);
   if (!first_error.empty()) std::printf("%-28s %s\n", "first error", first_error.c_str());
   std::printf("%-28s %.3f\n", "duration (s)", duration);
   std::printf("%-28s %.1f\n", "mean prompt tokens", ok ? static_cast<double>(in_tokens) / ok : 0.0);
@@ -212,28 +220,39 @@ int RunBench(const Args& args) {
   const std::string gateway = args.Get("server"), generation = args.Get("generation");
   if (gateway.empty() && generation.empty()) return Fail(BenchCmd(), "--server or --generation: one is required");
 
+  int rounds = 1;
+  if (!get("rounds", 1, 1, 1000, &rounds)) return 1;
+
+  std::unique_ptr<awqserve::v1::TextGeneration::Stub> gw_stub;
+  std::unique_ptr<awqserve::v1::Generation::Stub> gen_stub;
+  if (!gateway.empty()) gw_stub = awqserve::v1::TextGeneration::NewStub(services::MakeChannel(gateway));
+  if (!generation.empty()) gen_stub = awqserve::v1::Generation::NewStub(services::MakeChannel(generation));
+  // Direct runs send the very ids the gateway sent (learnt from its first round), else BOS and ids from the upper
+  // half of a 512-token vocabulary.
+  std::vector<std::vector<int32_t>> prompts(c.requests);
   std::vector<Sample> gw_samples, gen_samples;
-  Summary gw, gen;
-  if (!gateway.empty()) {
-    auto stub = awqserve::v1::TextGeneration::NewStub(services::MakeChannel(gateway));
-    gw = Run(absl::StrCat("gateway ", gateway, " (Complete)"), c,
-             [&](int i) { return RunGateway(*stub, c, i); }, &gw_samples);
-  }
-  if (!generation.empty()) {
-    auto stub = awqserve::v1::Generation::NewStub(services::MakeChannel(generation));
-    std::vector<std::vector<int32_t>> prompts(c.requests);
+  double gw_time = 0, gen_time = 0;
+  // Rounds alternate the two targets so that both see the same machine load.
+  for (int r = 0; r < rounds; ++r) {
+    if (gw_stub) gw_time += Pass(c, [&](int i) { return RunGateway(*gw_stub, c, i); }, &gw_samples);
+    if (!gen_stub) continue;
     for (int i = 0; i < c.requests; ++i) {
+      if (!prompts[i].empty()) continue;
       if (!gw_samples.empty() && !gw_samples[i].prompt_ids.empty()) {
-        prompts[i] = gw_samples[i].prompt_ids;  // the very ids the gateway sent
+        prompts[i] = gw_samples[i].prompt_ids;
       } else {
-        prompts[i].push_back(1);  // BOS, then ids from the upper half of a 512-token vocabulary
+        prompts[i].push_back(1);
         for (int k = 1; k < c.prompt_len; ++k) prompts[i].push_back(256 + (i * 31 + k * 7) % 256);
       }
     }
-    gen = Run(absl::StrCat("generation ", generation, " (Generate, direct)"), c,
-              [&](int i) { return RunGeneration(*stub, c, prompts[i], i); }, &gen_samples);
+    gen_time += Pass(c, [&](int i) { return RunGeneration(*gen_stub, c, prompts[i], i); }, &gen_samples);
   }
-  if (!gateway.empty() && !generation.empty() && gen.mean_tpot_ms > 0 && gen.output_tok_s > 0) {
+  Summary gw, gen;
+  if (gw_stub) gw = Report(absl::StrCat("gateway ", gateway, " (Complete)"), c, gw_samples, gw_time, rounds);
+  if (gen_stub) {
+    gen = Report(absl::StrCat("generation ", generation, " (Generate, direct)"), c, gen_samples, gen_time, rounds);
+  }
+  if (gw_stub && gen_stub && gen.mean_tpot_ms > 0 && gen.output_tok_s > 0) {
     std::printf("== gateway cost per token\n");
     std::printf("%-28s %+.2f%% (%.3f ms vs %.3f ms)\n", "mean TPOT", 100 * (gw.mean_tpot_ms / gen.mean_tpot_ms - 1),
                 gw.mean_tpot_ms, gen.mean_tpot_ms);
@@ -261,7 +280,8 @@ const Command& BenchCmd() {
        {"requests", true, "requests in all (default 16)"},
        {"prompt-len", true, "prompt tokens, BOS included (default 32)"},
        {"max-tokens", true, "tokens generated per request, exactly (ignore_eos; default 64)"},
-       {"temperature", true, "sampling temperature (default 0: greedy)"}},
+       {"temperature", true, "sampling temperature (default 0: greedy)"},
+       {"rounds", true, "with both targets: alternate them this many times, M requests each (default 1)"}},
       0,
       0,
       &RunBench};
