@@ -113,9 +113,14 @@ std::vector<std::pair<int32_t, double>> FilterCandidates(const std::vector<float
     if (n <= sorted) return;
     const auto from = c.begin() + static_cast<std::ptrdiff_t>(sorted);
     const auto to = c.begin() + static_cast<std::ptrdiff_t>(n);
-    // Selection (linear on average) then a sort of the selected part only.
-    if (to != c.end()) std::nth_element(from, to, c.end(), MoreLikely);
-    std::sort(from, to, MoreLikely);
+    // A small prefix: one heap pass (V log k). A larger one: selection (linear on average), then sort it alone.
+    constexpr size_t kHeapLimit = 256;
+    if (n - sorted <= kHeapLimit) {
+      std::partial_sort(from, to, c.end(), MoreLikely);
+    } else {
+      if (to != c.end()) std::nth_element(from, to, c.end(), MoreLikely);
+      std::sort(from, to, MoreLikely);
+    }
     sorted = n;
   };
   if (params.top_k > 0 && params.top_k < vocab) {
