@@ -20,6 +20,7 @@
 //   dec.Flush(&delta);
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"

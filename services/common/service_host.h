@@ -15,11 +15,12 @@
 //
 //   int main(int argc, char** argv) {
 //     services::InitServerMain(argc, argv, "awqserve-foo --listen ADDR ...");
-//     ASSIGN_OR_DIE...(services::ServerOptions opts, services::ServerOptionsFromFlags(kDefaults));
-//     services::ServiceHost host(opts);
+//     absl::StatusOr<services::ServerOptions> opts = services::ServerOptionsFromFlags(kDefaults);
+//     if (!opts.ok()) return services::ExitWithError("awqserve-foo", opts.status());
+//     services::ServiceHost host(*opts);
 //     FooService foo(host.metrics().registry());
 //     host.AddService(&foo, awqserve::v1::Foo::service_full_name());
-//     if (absl::Status s = host.Start(/*ready=*/true); !s.ok()) return services::ExitWithError(opts.name, s);
+//     if (absl::Status s = host.Start(/*ready=*/true); !s.ok()) return services::ExitWithError(opts->name, s);
 //     return host.ServeUntilShutdown();
 //   }
 #pragma once
