@@ -15,7 +15,7 @@ void Emit(const StepPlan& plan, const StepResult& result, int32_t context_length
 
     const SampledToken& sampled = result.tokens[k];
     ++counters->generation_tokens_total;
-    if (seq.num_generated() == 0 && seq.preemptions == 0) seq.timings.first_token = now;
+    if (seq.timings.first_token == EngineClock::time_point{}) seq.timings.first_token = now;
     seq.tokens.push_back(sampled.id);
     seq.state = SeqState::kDecoding;
 

@@ -47,7 +47,8 @@ struct GeneratedToken {
   std::vector<std::pair<int32_t, float>> top;     // top-n (id, logprob), most likely first
 };
 
-// Per-request timestamps for metrics (queue time = admitted - arrival, TTFT = first_token - arrival).
+// Per-request timestamps for metrics (queue time = admitted - arrival, TTFT = first_token - arrival). A stage
+// that never happened (cancelled while waiting, say) leaves its time_point default-constructed (the epoch).
 struct RequestTimings {
   EngineClock::time_point arrival;      // Submit accepted it
   EngineClock::time_point admitted;     // first admitted to the running batch

@@ -77,6 +77,22 @@ TEST(Emit, SampledTokensReachTheSinkWithLogprobs) {
   EXPECT_EQ(counters.prefill_tokens_total, 3);
 }
 
+TEST(Emit, FirstTokenTimeSurvivesAPreemptionDuringPrefill) {
+  Recorder rec;
+  Sequence seq(1, MakeRequest(3, 4), rec.Sink(), EngineClock::now());
+  seq.preemptions = 1;  // preempted before its first token: the first token still gets its time
+  StepPlan plan;
+  plan.items = {{&seq, 0, 3, true}};
+  EngineCounters counters;
+  const auto now = EngineClock::now();
+  Emit(plan, Sampled({42}), 100, now, &counters);
+  EXPECT_EQ(seq.timings.first_token, now);
+  // A recompute after a later preemption does not move it.
+  plan.items = {{&seq, 0, 4, true}};
+  Emit(plan, Sampled({43}), 100, now + std::chrono::seconds(1), &counters);
+  EXPECT_EQ(seq.timings.first_token, now);
+}
+
 TEST(Emit, AStopIdFinishesWithoutBeingEmitted) {
   Recorder rec;
   Sequence seq(1, MakeRequest(3, 4, {2, 7}), rec.Sink(), EngineClock::now());
