@@ -18,6 +18,12 @@ absl::Status ValidateConfig(const EngineConfig& c, const Backend& backend) {
   RETURN_IF_ERROR(positive("max_batch_tokens", c.max_batch_tokens));
   RETURN_IF_ERROR(positive("kv.block_size", backend.info().kv.block_size));
   RETURN_IF_ERROR(positive("kv.num_blocks", backend.info().kv.num_blocks));
+  if (c.max_batch_tokens < c.max_running) {
+    // Every running sequence decodes one token each step; a smaller budget would starve the last ones.
+    return absl::InvalidArgumentError(absl::StrCat("engine config: max_batch_tokens = ", c.max_batch_tokens,
+                                                   " must be at least max_running = ", c.max_running,
+                                                   " (each running sequence decodes one token per step)"));
+  }
   if (c.sliding_window < 0) {
     return absl::InvalidArgumentError(absl::StrCat("engine config: sliding_window = ", c.sliding_window,
                                                    " must be 0 (none) or positive"));

@@ -38,7 +38,7 @@ struct EngineConfig {
   int32_t sliding_window = 0;        // the model's; 0: none
   int32_t max_queued_requests = 256; // accepted but not yet admitted, at most; beyond: RESOURCE_EXHAUSTED
   int32_t max_running = 64;          // sequences in one batch
-  int32_t max_batch_tokens = 512;    // tokens per step, prefill chunks and decodes together
+  int32_t max_batch_tokens = 512;    // tokens per step, prefill chunks and decodes together; >= max_running
 };
 
 class Engine {

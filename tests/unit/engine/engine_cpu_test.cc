@@ -88,6 +88,7 @@ TEST(EngineCpu, AwqTinyMistralReferenceGreedyIdsAcrossTheSlidingWindow) {
   ASSERT_TRUE(ref.ok()) << ref.status();
   EngineOptions opts;
   opts.max_batch_tokens = 32;  // chunked prefill too
+  opts.max_running = 16;
   auto engine = MakeEngine("awq-tiny-mistral", opts);
   ASSERT_NE(engine, nullptr);
   Outputs out;
@@ -184,6 +185,7 @@ constexpr int kBatch = 16;
 void ExpectBatchInvariance(const std::string& model, int32_t vocab, bool sampled) {
   EngineOptions opts;
   opts.max_batch_tokens = 48;
+  opts.max_running = 16;
   std::map<int, Output> alone;
   {
     auto engine = MakeEngine(model, opts);
@@ -225,6 +227,7 @@ void ExpectBatchInvariance(const std::string& model, int32_t vocab, bool sampled
 TEST(EngineCpu, PreemptionByRecomputeKeepsOutputsIdentical) {
   EngineOptions opts;
   opts.max_batch_tokens = 48;
+  opts.max_running = 16;
   opts.kv_block_size = 4;
   opts.kv_blocks = 40;
   std::map<int, Output> alone;

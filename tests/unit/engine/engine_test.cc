@@ -239,7 +239,16 @@ TEST(Engine, CreateRejectsAnUnusableConfig) {
   absl::StatusOr<std::unique_ptr<Engine>> engine =
       Engine::Create(config, std::make_unique<TokenPoolBackend>(8, 4, 0, kVocab));
   ASSERT_EQ(engine.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(engine.status().message().find("context_length"), std::string::npos);
+  EXPECT_NE(engine.status().message().find("context_length = 0 must be at least 1"), std::string::npos);
+
+  config.context_length = 128;
+  config.max_running = 64;
+  config.max_batch_tokens = 32;
+  engine = Engine::Create(config, std::make_unique<TokenPoolBackend>(8, 4, 0, kVocab));
+  ASSERT_EQ(engine.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(engine.status().message().find("max_batch_tokens = 32 must be at least max_running = 64"),
+            std::string::npos)
+      << engine.status();
 }
 
 }  // namespace
