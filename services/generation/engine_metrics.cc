@@ -41,7 +41,7 @@ EngineMetrics::EngineMetrics(prometheus::Registry& r, const std::string& model_n
   queue_time_ = histogram("awqserve_request_queue_time_seconds", "Arrival to first scheduled", lat);
   batch_size_ = histogram("awqserve_batch_size", "Sequences in one engine step", BatchSizeBuckets());
   step_duration_ = histogram("awqserve_engine_step_duration_seconds", "Wall time of one backend step", lat);
-  prompt_tokens_ = counter("awqserve_prompt_tokens_total", "Prompt tokens of finished requests");
+  prompt_tokens_ = counter("awqserve_prompt_tokens_total", "Prompt tokens, counted when a request's prefill completes");
   generation_tokens_ = counter("awqserve_generation_tokens_total", "Tokens generated (stop tokens included)");
   preemptions_ = counter("awqserve_num_preemptions_total", "Running requests preempted");
   auto& finished = prometheus::BuildCounter()
@@ -78,9 +78,13 @@ void EngineMetrics::Refresh(const inference::Engine& engine) {
   kv_usage_->Set(s.kv_usage);
 }
 
-void EngineMetrics::OnToken(std::optional<std::chrono::duration<double>> since_previous) {
+void EngineMetrics::OnToken(std::optional<std::chrono::duration<double>> since_previous, int32_t prompt_tokens) {
   generation_tokens_->Increment();
-  if (since_previous) inter_token_->Observe(since_previous->count());
+  if (since_previous) {
+    inter_token_->Observe(since_previous->count());
+  } else {
+    prompt_tokens_->Increment(prompt_tokens);
+  }
 }
 
 void EngineMetrics::OnFinished(const inference::FinishedRequest& f, int32_t tokens_emitted) {
@@ -91,7 +95,7 @@ void EngineMetrics::OnFinished(const inference::FinishedRequest& f, int32_t toke
   if (t.finished != unset) e2e_->Observe(Seconds(t.finished - t.arrival));
   // Emitted tokens were counted one by one; the stop token, never emitted, is counted here.
   if (f.completion_tokens > tokens_emitted) generation_tokens_->Increment(f.completion_tokens - tokens_emitted);
-  prompt_tokens_->Increment(f.prompt_tokens);
+  if (tokens_emitted == 0 && f.completion_tokens > 0) prompt_tokens_->Increment(f.prompt_tokens);
   preemptions_->Increment(f.preemptions);
   prometheus::Counter* c = finished_[static_cast<int>(f.reason)];
   if (c != nullptr) c->Increment();

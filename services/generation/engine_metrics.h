@@ -43,9 +43,11 @@ class EngineMetrics {
   void StartPolling(const inference::Engine* engine);
   void StopPolling();
 
-  // One generated token (not a stop token) of a request; `since_previous` is absent for its first token.
-  void OnToken(std::optional<std::chrono::duration<double>> since_previous);
-  // A request's end: histograms from its timings, token counters, outcome, preemptions.
+  // One generated token (not a stop token) of a request; `since_previous` is absent for its first token, which is
+  // when its prefill has completed and its prompt tokens are counted.
+  void OnToken(std::optional<std::chrono::duration<double>> since_previous, int32_t prompt_tokens);
+  // A request's end: histograms from its timings, token counters, outcome, preemptions. A request whose only
+  // token was a stop token has its prompt counted here; one cancelled before its prefill completed, never.
   void OnFinished(const inference::FinishedRequest& f, int32_t tokens_emitted);
   // One backend step.
   void OnStep(int batch_size, std::chrono::duration<double> duration);

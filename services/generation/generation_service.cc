@@ -56,6 +56,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<GenerateResponse> {
 
   void Start(absl::StatusOr<inference::EngineRequest> request) {
     if (request.ok()) {
+      prompt_tokens_ = static_cast<int32_t>(request->prompt.size());
       inference::RequestSink sink;
       sink.on_token = [this](const inference::GeneratedToken& t) { OnEngineToken(t); };
       sink.on_finish = [this](const inference::FinishedRequest& f) { OnEngineFinish(f); };
@@ -123,7 +124,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<GenerateResponse> {
     if (last_token_) gap = now - *last_token_;
     last_token_ = now;
     ++tokens_emitted_;
-    metrics_->OnToken(gap);
+    metrics_->OnToken(gap, prompt_tokens_);
 
     absl::MutexLock lock(&mu_);
     if (client_gone_) return;
@@ -207,6 +208,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<GenerateResponse> {
   // Engine thread only.
   std::optional<Clock::time_point> last_token_;
   int32_t tokens_emitted_ = 0;
+  int32_t prompt_tokens_ = 0;  // set before Submit
 
   absl::Mutex mu_;
   int refs_ ABSL_GUARDED_BY(mu_) = 3;  // gRPC, engine, starter

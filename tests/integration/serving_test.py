@@ -328,8 +328,17 @@ class ServingTest(unittest.TestCase):
         self.assertEqual(info.kv_capacity_tokens, info.kv_block_count * info.kv_block_size)
         self.assertGreater(info.kv_block_count, 0)
         self.assertEqual(info.max_tokens_cap, 4096)
-        list(self.gw.Complete(complete_request("The little dog", max_tokens=8), timeout=60))
-        g = self.gen_metrics()
+        before = self.gen_metrics()
+        usages = []
+        for case in REFERENCE["cases"][:3]:
+            usages.append(list(self.gw.Complete(complete_request(case["prompt"], max_tokens=8), timeout=60))[-1].usage)
+        g = self.assert_kv_free()
+        # docs/metrics.md: after N finished requests the counters add up to their usage.
+        delta = {name: metric(g, name) - metric(before, name)
+                 for name in ("awqserve_prompt_tokens_total", "awqserve_generation_tokens_total")}
+        self.assertEqual(delta["awqserve_prompt_tokens_total"], sum(u.prompt_tokens for u in usages))
+        self.assertEqual(delta["awqserve_generation_tokens_total"], sum(u.completion_tokens for u in usages))
+        self.assertEqual(self.finished(g, "length") - self.finished(before, "length"), 3)
         for name in ("awqserve_time_to_first_token_seconds_count", "awqserve_inter_token_latency_seconds_count",
                      "awqserve_e2e_request_latency_seconds_count", "awqserve_request_queue_time_seconds_count",
                      "awqserve_batch_size_count", "awqserve_engine_step_duration_seconds_count",
