@@ -103,7 +103,15 @@ absl::Status Generate(const Args& args) {
   ASSIGN_OR_RETURN(int64_t max_tokens, args.GetInt("max-tokens", 0, 1, kMaxTokensFlagLimit));
   request.max_tokens = static_cast<int32_t>(max_tokens);
   ASSIGN_OR_RETURN(request.sampling, ParseSampling(args));
-  request.stop_ids.assign(model.eos_token_ids.begin(), model.eos_token_ids.end());
+  if (!args.Has("ignore-eos")) request.stop_ids.assign(model.eos_token_ids.begin(), model.eos_token_ids.end());
+  if (args.Has("stop-ids")) {
+    absl::StatusOr<std::vector<int32_t>> extra = ParseIds(args.Get("stop-ids"));
+    if (!extra.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--stop-ids: '", args.Get("stop-ids"),
+                                                     "' is not a list of ids (expected 2,13)"));
+    }
+    request.stop_ids.insert(request.stop_ids.end(), extra->begin(), extra->end());
+  }
 
   // The tokenizer is needed for --prompt and for the text; with --prompt-ids and no tokenizer.model, ids only.
   absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> tok = tokenizer::Tokenizer::Load(model_dir);
@@ -179,7 +187,7 @@ const Command& GenerateCommand() {
       "Generate tokens in-process with the engine (no server): greedy at --temperature 0",
       "awqserve generate --model DIR [--backend cpu] (--prompt-ids 1,2,3 | --prompt TEXT) --max-tokens N "
       "[--temperature T --top-k K --top-p P --min-p P --repetition-penalty R --presence-penalty P "
-      "--frequency-penalty F --seed S --logprobs N] [--json]",
+      "--frequency-penalty F --seed S --logprobs N] [--stop-ids 2,13] [--ignore-eos] [--json]",
       {{"model", true, "model folder (config.json, safetensors, tokenizer.model)"},
        {"backend", true, "compute backend: cpu (default), or cuda in a build with the CUDA backend"},
        {"prompt-ids", true, "prompt as comma-separated token ids (BOS not added)"},
@@ -194,6 +202,8 @@ const Command& GenerateCommand() {
        {"presence-penalty", true, "default 0; range [-2, 2]"},
        {"frequency-penalty", true, "default 0; range [-2, 2]"},
        {"seed", true, "random seed (default: random)"},
+       {"stop-ids", true, "extra comma-separated ids that end generation (besides the model's EOS ids)"},
+       {"ignore-eos", false, "do not stop at the model's EOS ids (generation_config.json)"},
        {"logprobs", true, "return logprobs of each token and the top N alternatives; N in [0, 20]"},
        {"threads", true, "CPU backend threads (default: all cores)"},
        {"json", false, "print {\"ids\": [...], \"text\": ..., \"finish_reason\": ...} instead of streaming text"}},

@@ -2,6 +2,7 @@
 // and text out (--json); bad flags fail with the field named.
 #include <cstdio>
 #include <string>
+#include <vector>
 #include <sys/wait.h>
 
 #include "base/file.h"
@@ -70,6 +71,19 @@ TEST(CliGenerate, PromptIdsAndLogprobs) {
     EXPECT_LT(lp.Get("logprob").AsDouble(), 0.0);
     EXPECT_LE(lp.Get("top").items()[1].Get("logprob").AsDouble(), lp.Get("logprob").AsDouble());
   }
+}
+
+TEST(CliGenerate, StopIdsEndGenerationWithoutBeingPrinted) {
+  // Greedy from BOS begins 403, 407, 261 ("Once upon a"); stopping at 261 leaves two tokens.
+  CliRun r = RunCli("generate --model " + Quote(kModel) + " --prompt-ids 1 --max-tokens 10 --temperature 0 "
+                    "--stop-ids 261 --threads 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  absl::StatusOr<base::Json> got = base::Json::Parse(r.out);
+  ASSERT_TRUE(got.ok()) << got.status() << r.out;
+  EXPECT_EQ(got->Get("ids"), base::Json::ArrayOf(std::vector<int>{403, 407}));
+  EXPECT_EQ(got->Get("finish_reason").AsString(), "stop");
+  EXPECT_EQ(got->Get("stop_token_id").AsInt(), 261);
+  EXPECT_EQ(got->Get("usage").Get("completion_tokens").AsInt(), 3);
 }
 
 TEST(CliGenerate, BadInputNamesTheFieldAndLimit) {
