@@ -2,7 +2,7 @@
 // time of one prompt (the whole forward + lm_head + sampling), KV capacity and device memory. Each timed step is
 // a real CudaBackend::Execute (host prepare, upload, graph replay, sampled ids back).
 //
-//   engine_bench --base-config mistral-7b/config.json --layers 32 --dir /tmp/synth32 --out result.json \
+//   engine_bench --base-config mistral-7b/config.json --layers 32 --dir /tmp/synth32 --out result.json
 //                [--batches 1,8,32,64,128,256] [--ctx 512] [--prefill 128,2048] [--steps 30]
 #include <cuda_runtime.h>
 

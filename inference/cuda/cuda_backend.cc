@@ -51,11 +51,9 @@ absl::Status CudaBackend::Init(const ModelWeights& weights, const CudaBackendOpt
   config_ = weights.config;
   options_ = options;
   const ModelConfig& c = config_;
-  if (options.max_seqs < 1 || options.max_seqs > kGraphBuckets[std::size(kGraphBuckets) - 1] ||
-      options.max_seqs >= options.max_batch_tokens)
+  if (options.max_seqs < 1 || options.max_seqs > options.max_batch_tokens)
     return absl::InvalidArgumentError(absl::StrCat("cuda backend: max_seqs=", options.max_seqs,
-                                                   " must be in [1, 256] and below max_batch_tokens=",
-                                                   options.max_batch_tokens));
+                                                   " must be in [1, max_batch_tokens=", options.max_batch_tokens, "]"));
   if (options.block_size < 1 || !(options.kv_memory_fraction > 0 && options.kv_memory_fraction < 1))
     return absl::InvalidArgumentError(absl::StrCat("cuda backend: block_size=", options.block_size,
                                                    " must be >= 1 and kv_memory_fraction=",
@@ -70,7 +68,10 @@ absl::Status CudaBackend::Init(const ModelWeights& weights, const CudaBackendOpt
 
   ASSIGN_OR_RETURN(model_, UploadModel(weights, stream_));
 
-  const int T = options.max_batch_tokens, S = options.max_seqs;
+  // Rows of sampling buffers: max_seqs rounded up to its graph bucket (a graph samples every padded row).
+  const int bucket = BucketIndex(options.max_seqs);
+  sample_capacity_ = bucket >= 0 ? kGraphBuckets[bucket] : options.max_seqs;
+  const int T = options.max_batch_tokens, S = sample_capacity_;
   const int q_dim = c.num_attention_heads * c.head_dim, kv_dim = c.num_key_value_heads * c.head_dim;
   const int max_len = options.max_model_len > 0 ? options.max_model_len : c.max_position_embeddings;
   max_blocks_per_seq_ = (max_len + options.block_size - 1) / options.block_size;
@@ -146,7 +147,10 @@ absl::Status CudaBackend::Prepare(const StepBatch& batch, bool graph, int* rows,
   if (T > options_.max_batch_tokens)
     return absl::InvalidArgumentError(absl::StrCat("batch: ", T, " tokens, limit ", options_.max_batch_tokens));
   const bool decode = T == B;
-  *rows = decode && graph ? kGraphBuckets[BucketIndex(B)] : T;
+  // A graph bucket needs its padded rows to fit the token buffers.
+  const int bucket = BucketIndex(B);
+  use_graph_ = decode && graph && bucket >= 0 && kGraphBuckets[bucket] <= options_.max_batch_tokens;
+  *rows = use_graph_ ? kGraphBuckets[bucket] : T;
   int32_t* meta = meta_host_.as<int32_t>();
   sample_seqs->clear();
   int row = 0;
@@ -287,24 +291,25 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
     LaunchSiluMul(act, stream_);
     RETURN_IF_ERROR(RunLinear(w.down_proj, act_.as<__half>(), rows, delta, ctx));
   }
+  if (sample_rows == 0) return CudaLastError("forward");  // a prefill chunk that samples nothing
   // Final norm of the sampled rows only (gathered), then the lm_head and the greedy pick.
   const AddRmsNormParams fin{residual, delta, meta + off_sample_, model_.norm, normed, sample_rows, c.hidden_size, eps};
   LaunchAddRmsNorm(fin, stream_);
   RETURN_IF_ERROR(RunLmHead(model_.lm_head, c.vocab_size, c.hidden_size, normed, sample_rows, logits_.as<float>(), ctx));
   int32_t* ids = sampled_dev_.as<int32_t>();
   const ArgmaxParams am{logits_.as<float>(), sample_rows, c.vocab_size, ids,
-                        reinterpret_cast<float*>(ids + options_.max_seqs)};
+                        reinterpret_cast<float*>(ids + sample_capacity_)};
   RETURN_IF_ERROR(ValidateArgmax(am));
   LaunchArgmax(am, stream_);
   return CudaLastError("forward");
 }
 
-absl::Status CudaBackend::Run(const StepBatch& batch, int rows, int sample_rows, bool decode) {
+absl::Status CudaBackend::Run(const StepBatch& batch, int rows, int sample_rows, bool use_graph) {
   const int B = static_cast<int>(batch.seqs.size());
   const size_t meta_ints = off_tables_ + static_cast<size_t>(B + 1) * max_blocks_per_seq_;
   RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(meta_dev_.as<void>(), meta_host_.as<void>(), meta_ints * sizeof(int32_t),
                                        cudaMemcpyHostToDevice, stream_));
-  if (!decode || !options_.cuda_graphs) return Forward(rows, sample_rows);
+  if (!use_graph) return Forward(rows, sample_rows);
   cudaGraphExec_t& exec = graphs_[BucketIndex(B)];
   if (exec) return CudaStatus(cudaGraphLaunch(exec, stream_), "cudaGraphLaunch");
   // First step of this bucket: run it eagerly (also the warm-up), then capture the same launches for later steps.
@@ -323,8 +328,7 @@ absl::Status CudaBackend::Execute(const StepBatch& batch, StepResult* result) {
   int rows = 0;
   std::vector<int> sample_seqs;
   RETURN_IF_ERROR(Prepare(batch, options_.cuda_graphs, &rows, &sample_seqs));
-  const bool decode = batch.total_tokens() == static_cast<int>(batch.seqs.size());
-  const bool graph = decode && options_.cuda_graphs;
+  const bool graph = use_graph_;
   // In a graph every row is final-normed and sampled (row k is sequence k); else only the sampling rows.
   if (graph) {
     int32_t* meta = meta_host_.as<int32_t>();
@@ -336,8 +340,8 @@ absl::Status CudaBackend::Execute(const StepBatch& batch, StepResult* result) {
     RETURN_IF_ERROR(Run(batch, rows, 0, false));
     return CudaStatus(cudaStreamSynchronize(stream_), "step");
   }
-  RETURN_IF_ERROR(Run(batch, rows, sample_rows, decode));
-  const int S = options_.max_seqs;
+  RETURN_IF_ERROR(Run(batch, rows, sample_rows, graph));
+  const int S = sample_capacity_;
   RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(sampled_host_.as<int32_t>(), sampled_dev_.as<int32_t>(),
                                        sizeof(int32_t) * sample_rows, cudaMemcpyDeviceToHost, stream_));
   RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(sampled_host_.as<int32_t>() + S, sampled_dev_.as<int32_t>() + S,

@@ -34,7 +34,7 @@ struct CudaBackendOptions {
   double kv_memory_fraction = 0.85;  // of the device memory free after weights and workspaces
   int block_size = 16;               // KV tokens per block
   int max_batch_tokens = 8192;       // tokens of one step (prefill chunks larger than this are rejected)
-  int max_seqs = 256;                // sequences of one step
+  int max_seqs = 256;                // sequences of one step (<= max_batch_tokens); graphs cover up to 256
   int max_model_len = 0;             // 0: the config's max_position_embeddings
   int64_t max_kv_blocks = 0;         // 0: as many as the fraction allows
   bool cuda_graphs = true;           // replay decode steps from captured graphs
@@ -60,14 +60,16 @@ class CudaBackend : public Backend {
   // Validates the batch and fills the pinned metadata; returns the row count (padded to a graph bucket when
   // `graph` and the step is a pure decode) and the sampling sequences.
   [[nodiscard]] absl::Status Prepare(const StepBatch& batch, bool graph, int* rows, std::vector<int>* sample_seqs);
-  // Uploads metadata, runs the forward and the lm_head over `rows` rows and the greedy argmax.
-  [[nodiscard]] absl::Status Run(const StepBatch& batch, int rows, int sample_rows, bool decode);
+  // Uploads metadata, runs the forward over `rows` rows, the lm_head and greedy argmax over `sample_rows` (eagerly,
+  // or from the bucket's graph when `use_graph`).
+  [[nodiscard]] absl::Status Run(const StepBatch& batch, int rows, int sample_rows, bool use_graph);
   [[nodiscard]] absl::Status Forward(int rows, int sample_rows);
 
   ModelConfig config_;
   CudaBackendOptions options_;
   BackendInfo info_;
   int max_blocks_per_seq_ = 0;
+  int sample_capacity_ = 0;  // rows of the logits and sampled-id buffers
   int sm_count_ = 0;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
@@ -82,6 +84,7 @@ class CudaBackend : public Backend {
   // This step's attention work (set by Prepare): rows for the paged kernel (all rows when decode_rows_ == rows) and
   // query tiles for the flash prefill kernel.
   int decode_rows_ = 0, num_tiles_ = 0;
+  bool use_graph_ = false;  // a pure decode padded to a graph bucket
   std::array<cudaGraphExec_t, 9> graphs_{};  // decode buckets 1, 2, 4, ... 256
 };
 

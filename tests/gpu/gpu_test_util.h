@@ -53,8 +53,9 @@ class DeviceArray {
 inline std::vector<__half> ToHalf(const std::vector<float>& f) {
   std::vector<__half> out(f.size());
   for (size_t i = 0; i < f.size(); ++i) {
-    const uint16_t bits = FloatToHalf(f[i]);
-    std::memcpy(&out[i], &bits, 2);
+    __half_raw raw;
+    raw.x = FloatToHalf(f[i]);
+    out[i] = __half(raw);
   }
   return out;
 }
@@ -62,9 +63,7 @@ inline std::vector<__half> ToHalf(const std::vector<float>& f) {
 inline std::vector<float> ToFloat(const std::vector<__half>& h) {
   std::vector<float> out(h.size());
   for (size_t i = 0; i < h.size(); ++i) {
-    uint16_t bits;
-    std::memcpy(&bits, &h[i], 2);
-    out[i] = HalfToFloat(bits);
+    out[i] = HalfToFloat(static_cast<__half_raw>(h[i]).x);
   }
   return out;
 }

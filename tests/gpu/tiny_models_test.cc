@@ -121,8 +121,12 @@ TEST(AwqTinyMistral, LogitsMatchReferenceAtEveryPosition) {
       const std::vector<int32_t> top = Ints(prompt.Get("top5_ids").items()[p]);
       const std::vector<double> top_logits = Doubles(prompt.Get("top5_logits").items()[p]);
       errs.push_back(TopRelErr(logits, top, top_logits));
-      if (top_logits[0] - top_logits[1] > 0.1) EXPECT_EQ(Argmax(logits), top[0]) << "position " << p;
-      if (p + 1 == ids.size()) EXPECT_LT(testing::RelErr(logits, want_last), 1e-2) << "decoded last position";
+      if (top_logits[0] - top_logits[1] > 0.1) {
+        EXPECT_EQ(Argmax(logits), top[0]) << "position " << p;
+      }
+      if (p + 1 == ids.size()) {
+        EXPECT_LT(testing::RelErr(logits, want_last), 1e-2) << "decoded last position";
+      }
     }
     std::vector<double> sorted = errs;
     std::sort(sorted.begin(), sorted.end());
@@ -180,6 +184,23 @@ TEST(AwqTinyMistral, PrefillEqualsDecodeAndChunkedPrefill) {
   EXPECT_EQ(Argmax(decoded), Argmax(full));
 }
 
+TEST(AwqTinyMistral, PrefillChunkThatSamplesNothing) {
+  Harness h("awq-tiny-mistral");
+  auto ref = base::ReadJsonFile(testing::SharedDir() + "/assets/awq-tiny-mistral/reference.json");
+  ASSERT_TRUE(ref.ok());
+  const std::vector<int32_t> ids = Ints(ref->Get("prompts").items()[1].Get("ids"));
+  const std::vector<float> full = h.Logits({h.Step(0, ids, 0, true)});
+  // The engine's chunked prefill: a first chunk with sample=false (no lm_head, id -1), then the rest.
+  StepResult r;
+  StepBatch first;
+  first.seqs.push_back(h.Step(1, std::vector<int32_t>(ids.begin(), ids.begin() + 40), 0, false));
+  ASSERT_TRUE(h.backend().Execute(first, &r).ok());
+  ASSERT_EQ(r.tokens.size(), 1u);
+  EXPECT_EQ(r.tokens[0].id, -1);
+  const std::vector<float> rest = h.Logits({h.Step(1, std::vector<int32_t>(ids.begin() + 40, ids.end()), 40, true)});
+  EXPECT_LT(testing::RelErr(rest, std::vector<double>(full.begin(), full.end())), 5e-3);
+}
+
 TEST(AwqTinyMistral, BatchOf32GivesTheSameGreedyTokensAsAlone) {
   Harness h("awq-tiny-mistral");
   auto ref = base::ReadJsonFile(testing::SharedDir() + "/assets/awq-tiny-mistral/reference.json");
@@ -230,7 +251,9 @@ TEST(TinyStoriesAwq, GreedyStoriesMatchReference) {
     for (size_t i = 0; i < greedy.size(); ++i) {
       StepResult r;
       ASSERT_TRUE(h.backend().Execute(batch, &r).ok());
-      if (margins[i] > 0.05) EXPECT_EQ(r.tokens[0].id, greedy[i]) << "case " << cases << " step " << i;
+      if (margins[i] > 0.05) {
+        EXPECT_EQ(r.tokens[0].id, greedy[i]) << "case " << cases << " step " << i;
+      }
       batch.seqs[0] = h.Step(seq, {greedy[i]}, static_cast<int>(prompt.size() + i), true);
     }
     ++seq;
