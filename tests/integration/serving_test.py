@@ -209,10 +209,10 @@ class ServingTest(unittest.TestCase):
 
     # -- the CLI ------------------------------------------------------------------------------------------------------
 
-    def cli(self, *args):
+    def cli(self, *args, stdin=None):
         binary = os.environ.get("AWQSERVE_CLI_BIN") or os.path.join(
             os.path.dirname(serving_stack.binary("gateway")), "..", "cli", "awqserve")
-        return subprocess.run([binary] + list(args), capture_output=True, text=True, timeout=120)
+        return subprocess.run([binary] + list(args), capture_output=True, text=True, timeout=120, input=stdin)
 
     def test_cli_complete_and_chat_stream_through_the_gateway(self):
         case = REFERENCE["cases"][1]

@@ -8,6 +8,8 @@ and usage.prompt_tokens (counted by generation) agrees; the streamed text is the
 generated ids; the conversations the template rejects fail with INVALID_ARGUMENT carrying its own message.
 """
 import os
+import re
+import subprocess
 import sys
 import unittest
 
@@ -102,6 +104,20 @@ class ChatTest(unittest.TestCase):
             self.assertLessEqual(lp.chosen.logprob, 0.0)
             # Greedy: the chosen token is the most likely one.
             self.assertEqual(lp.top[0].id, lp.chosen.id)
+
+
+    def test_cli_interactive_chat_keeps_the_conversation(self):
+        cli = os.environ.get("AWQSERVE_CLI_BIN") or os.path.join(
+            os.path.dirname(serving_stack.binary("gateway")), "..", "cli", "awqserve")
+        r = subprocess.run([cli, "chat", "--server", self.stack.address("gateway"), "--temperature", "0",
+                            "--max-tokens", "8", "--ignore-eos", "--usage", "--interactive", "Hello!"],
+                           input="And then?\n\n", capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        prompts = [int(n) for n in re.findall(r"; (\d+) prompt \+ 8 completion tokens", r.stderr)]
+        self.assertEqual(len(prompts), 2, r.stderr)
+        self.assertEqual(prompts[0], len(GOLDEN[0]["ids"]))  # "<s>[INST] Hello! [/INST]"
+        # The second turn's prompt holds the first question, the answer the CLI printed and the new question.
+        self.assertGreater(prompts[1], prompts[0] + 8)
 
 
 if __name__ == "__main__":
