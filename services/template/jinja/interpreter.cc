@@ -76,6 +76,7 @@ absl::Status Interpreter::Append(PString& out, const PString& text) const {
 }
 
 absl::StatusOr<PString> Interpreter::Run(const Program& program, const Context& context) {
+  stack_base_ = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   auto globals = std::make_shared<Scope>();
   globals->vars.reserve(context.vars().size());
   for (const auto& [name, value] : context.vars()) globals->Set(name, value);
@@ -88,7 +89,16 @@ absl::StatusOr<PString> Interpreter::Run(const Program& program, const Context& 
   return out;
 }
 
+absl::Status Interpreter::CheckStack() const {
+  const uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  if (stack_base_ > here && stack_base_ - here > limits_.max_stack_bytes)
+    return absl::ResourceExhaustedError(
+        absl::StrCat("template nesting exceeds the stack budget of ", limits_.max_stack_bytes, " bytes"));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Interpreter::Flow> Interpreter::Exec(const Body& body, const ScopePtr& scope, PString& out) {
+  RETURN_IF_ERROR(CheckStack());
   for (const NodePtr& n : body) {
     absl::StatusOr<Flow> flow = ExecNode(*n, scope, out);
     if (!flow.ok()) return Locate(flow.status(), n->line);
@@ -256,9 +266,9 @@ absl::StatusOr<Value> Interpreter::Call(const Value& callee, CallArgs& args) {
 
 absl::StatusOr<Value> Interpreter::CallMacro(const MacroCallable& macro, CallArgs& args) {
   RETURN_IF_ERROR(CountIteration());
-  if (call_depth_ >= limits_.max_depth)
+  if (call_depth_ >= limits_.max_call_depth)
     return absl::ResourceExhaustedError(
-        absl::StrCat("template exceeds the limit of ", limits_.max_depth, " nested macro calls"));
+        absl::StrCat("template exceeds the limit of ", limits_.max_call_depth, " nested macro calls"));
   const Node& n = macro.node;
   auto scope = std::make_shared<Scope>();
   scope->parent = macro.closure;

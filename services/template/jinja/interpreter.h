@@ -2,6 +2,7 @@
 // globals use. Internal to the engine. One Interpreter per render; not thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -90,6 +91,7 @@ class Interpreter {
   absl::Status ExecCallBlock(const Node& node, const ScopePtr& scope, PString& out);
   absl::StatusOr<Value> ApplyFilterChain(const std::vector<ExprPtr>& filters, Value subject, const ScopePtr& scope);
   absl::Status Append(PString& out, const PString& text) const;
+  absl::Status CheckStack() const;
   absl::Status Assign(const std::vector<std::string>& targets, Value value, Scope& scope, int line);
 
   absl::StatusOr<Value> Eval(const Expr& e, const ScopePtr& scope);
@@ -107,6 +109,7 @@ class Interpreter {
   std::vector<ScopePtr> closure_scopes_;
   std::vector<Value> namespaces_;
   int64_t iterations_ = 0;
+  uintptr_t stack_base_ = 0;
   int call_depth_ = 0;
 };
 

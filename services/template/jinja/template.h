@@ -35,9 +35,15 @@ namespace jinja {
 struct Limits {
   // The largest template source accepted (RenderRequest.template_override documents the same 256 KiB).
   size_t max_template_bytes = 256 * 1024;
-  // Nesting of blocks and expressions in the source, and of macro calls at render time. Real chat templates
-  // nest under 10 levels; 64 keeps the C++ stack (a few KiB per level) far below a thread's 8 MiB.
+  // Nesting of blocks and expressions in the source (an expression level costs 2-3). Real chat templates nest
+  // under 10 levels.
   int max_depth = 64;
+  // Macro calls in progress at once (recursion). Real templates call macros 1-2 deep. Each level may hold a
+  // whole max_depth tree of C++ frames (~30 KiB without sanitizers), so 32 levels stay near 1 MiB.
+  int max_call_depth = 32;
+  // C++ stack a render may use, measured from its entry: a last guard, below the 8 MiB of a thread's stack
+  // (sanitizer builds use ~4x the frames of a release build, so the limits above normally trip first).
+  size_t max_stack_bytes = 4 << 20;
   // Loop iterations plus macro calls over one render: ~100 per message in the largest corpus templates, so one
   // million allows 10,000 messages while bounding a hostile template's run time to well under a second.
   int64_t max_iterations = 1'000'000;

@@ -83,11 +83,41 @@ TEST(JinjaLimits, MacroRecursionDepth) {
   absl::StatusOr<jinja::RenderResult> r = Render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_NE(r.status().message().find("limit of 64 nested macro calls"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("limit of 32 nested macro calls"), std::string::npos) << r.status();
   // Exactly at the limit is fine.
-  r = Render("{% macro f(n) %}{% if n < 64 %}{{ f(n + 1) }}{% else %}{{ n }}{% endif %}{% endmacro %}{{ f(1) }}");
+  r = Render("{% macro f(n) %}{% if n < 32 %}{{ f(n + 1) }}{% else %}{{ n }}{% endif %}{% endmacro %}{{ f(1) }}");
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->text, "64");
+  EXPECT_EQ(r->text, "32");
+}
+
+// Every kind of nesting at once, near the limits: 30 blocks deep inside a macro 32 calls deep, with a
+// 9-paren expression at the bottom (source nesting counts blocks and expression levels together). The C++ stack
+// must hold it (the sanitizer build has the largest frames).
+TEST(JinjaLimits, AllNestingAtOnceFitsTheStack) {
+  const std::string ifs = [] {
+    std::string s;
+    for (int i = 0; i < 30; ++i) s += "{% if true %}";
+    return s;
+  }();
+  const std::string endifs = [] {
+    std::string s;
+    for (int i = 0; i < 30; ++i) s += "{% endif %}";
+    return s;
+  }();
+  const std::string expr = std::string(9, '(') + "n" + std::string(9, ')');
+  absl::StatusOr<jinja::RenderResult> r =
+      Render("{% macro f(n) %}" + ifs + "{% if n < 32 %}{{ f(" + expr + " + 1) }}{% else %}{{ n }}{% endif %}" +
+             endifs + "{% endmacro %}{{ f(1) }}");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->text, "32");
+  // A small stack budget trips the guard cleanly instead of overflowing.
+  Limits tight;
+  tight.max_stack_bytes = 16 * 1024;
+  r = Render("{% macro f(n) %}" + ifs + "{% if n < 32 %}{{ f(" + expr + " + 1) }}{% endif %}" + endifs +
+                 "{% endmacro %}{{ f(1) }}",
+             Context(), tight);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(r.status().message().find("stack budget of 16384 bytes"), std::string::npos) << r.status();
 }
 
 TEST(JinjaLimits, LoopIterations) {
