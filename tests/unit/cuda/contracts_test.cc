@@ -1,0 +1,149 @@
+// The CUDA kernels' host-side contracts, checked without a GPU: every Validate names the offending field, the
+// kernel layout's index maps are bijections, and the attention split/workspace arithmetic holds its bounds.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <vector>
+
+#include "inference/cuda/kernels/attention.h"
+#include "inference/cuda/kernels/elementwise.h"
+#include "inference/cuda/kernels/sampling.h"
+#include "inference/cuda/kernels/w4a16.h"
+
+namespace inference::cuda {
+namespace {
+
+bool Mentions(const absl::Status& st, const std::string& text) {
+  return st.code() == absl::StatusCode::kInvalidArgument && st.message().find(text) != std::string::npos;
+}
+
+// A non-null pointer the validators accept (they never dereference).
+template <typename T>
+T* Fake() {
+  alignas(16) static unsigned char storage[64];
+  return reinterpret_cast<T*>(storage);
+}
+
+TEST(W4A16Layout, WordIndexIsABijectionAndKeepsStepsContiguous) {
+  for (const auto& [n, k] : std::vector<std::pair<int, int>>{{32, 64}, {64, 192}, {96, 4096}}) {
+    std::set<int64_t> seen;
+    for (int row = 0; row < n; ++row)
+      for (int w = 0; w < k / 8; ++w) {
+        const int64_t idx = W4WordIndex(row, w, k);
+        ASSERT_GE(idx, 0);
+        ASSERT_LT(idx, int64_t{n} * k / 8);
+        seen.insert(idx);
+        // The 8 words of one 64-k step of one row are consecutive (two 16-byte loads per lane).
+        if (w % 8 != 0) {
+          EXPECT_EQ(idx, W4WordIndex(row, w - 1, k) + 1);
+        }
+      }
+    EXPECT_EQ(static_cast<int64_t>(seen.size()), int64_t{n} * k / 8) << n << "x" << k;
+  }
+}
+
+TEST(W4A16Layout, NibbleOrderPairsConsecutiveK) {
+  std::set<int> nibbles;
+  for (int j = 0; j < 8; ++j) nibbles.insert(NibbleOfJ(j));
+  EXPECT_EQ(nibbles.size(), 8u);
+  // k = 2i and 2i + 1 sit in nibbles i and i + 4: one 0x000F000F mask after a shift of 4i gives the half2 pair.
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(NibbleOfJ(2 * i), i);
+    EXPECT_EQ(NibbleOfJ(2 * i + 1), i + 4);
+  }
+}
+
+TEST(W4A16Validate, NamesTheShape) {
+  W4A16GemvParams g;
+  g.x = Fake<const __half>(), g.qweight = Fake<const uint32_t>(), g.scale_zero = Fake<const __half2>();
+  g.y = Fake<__half>();
+  g.m = 1, g.n = 4096, g.k = 4096, g.group = 128, g.ldx = 4096, g.ldy = 4096;
+  EXPECT_TRUE(ValidateW4A16Gemv(g).ok());
+  g.m = kW4GemvMaxRows + 1;
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemv(g), "m=17"));
+  g.m = 1, g.n = 4016;  // not a multiple of the 32-column tile
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemv(g), "n=4016"));
+  g.n = 4096, g.group = 32;
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemv(g), "group=32"));
+  g.group = 128, g.ldy = 100;
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemv(g), "ldy=100"));
+  g.y = nullptr;
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemv(g), "null"));
+
+  AwqRepackParams r{Fake<const int32_t>(), Fake<const int32_t>(), Fake<const __half>(), 4096, 4096, 128,
+                    Fake<uint32_t>(), Fake<__half2>(), 0};
+  EXPECT_TRUE(ValidateAwqRepack(r).ok());
+  r.row_offset = 16;
+  EXPECT_TRUE(Mentions(ValidateAwqRepack(r), "row_offset=16"));
+  r.row_offset = 0, r.group = 100;
+  EXPECT_TRUE(Mentions(ValidateAwqRepack(r), "group_size=100"));
+  r.group = 128, r.n = 40;
+  EXPECT_TRUE(Mentions(ValidateAwqRepack(r), "out_features=40"));
+
+  W4A16DequantParams d{Fake<const uint32_t>(), Fake<const __half2>(), 4096, 4096, 128, Fake<__half>()};
+  EXPECT_TRUE(ValidateW4A16Dequant(d).ok());
+  d.k = 4032;  // not a multiple of the group
+  EXPECT_TRUE(Mentions(ValidateW4A16Dequant(d), "k=4032"));
+  EXPECT_EQ(W4A16DequantWorkspaceBytes(6144, 4096), size_t{6144} * 4096 * 2);
+}
+
+TEST(AttentionValidate, NamesHeadDimGroupAndSplits) {
+  PagedAttentionParams p;
+  p.q = Fake<const __half>(), p.k_cache = Fake<const __half>(), p.v_cache = Fake<const __half>();
+  p.block_tables = Fake<const int32_t>(), p.query_seq = Fake<const int32_t>(), p.query_pos = Fake<const int32_t>();
+  p.workspace = Fake<float>(), p.out = Fake<__half>();
+  p.tokens = 4, p.heads = 32, p.kv_heads = 8, p.head_dim = 128, p.block_size = 16, p.max_blocks = 8, p.splits = 1;
+  EXPECT_TRUE(ValidatePagedAttention(p).ok());
+  p.head_dim = 96;
+  EXPECT_TRUE(Mentions(ValidatePagedAttention(p), "head_dim=96"));
+  p.head_dim = 128, p.kv_heads = 3;
+  EXPECT_TRUE(Mentions(ValidatePagedAttention(p), "kv_heads=3"));
+  p.kv_heads = 2;  // group 16 > kAttentionMaxGroup
+  EXPECT_TRUE(Mentions(ValidatePagedAttention(p), "group must be"));
+  p.kv_heads = 8, p.splits = kAttentionMaxSplits + 1;
+  EXPECT_TRUE(Mentions(ValidatePagedAttention(p), "splits=33"));
+
+  FlashPrefillParams f;
+  f.q = Fake<const __half>(), f.k_cache = Fake<const __half>(), f.v_cache = Fake<const __half>();
+  f.block_tables = Fake<const int32_t>(), f.tiles = Fake<const FlashTile>(), f.out = Fake<__half>();
+  f.num_tiles = 1, f.heads = 32, f.kv_heads = 8, f.head_dim = 128, f.block_size = 16, f.ldq = 6144;
+  EXPECT_TRUE(ValidateFlashPrefill(f).ok());
+  f.head_dim = 8;
+  EXPECT_TRUE(Mentions(ValidateFlashPrefill(f), "head_dim=8"));
+  EXPECT_FALSE(FlashPrefillSupports(8));
+  EXPECT_TRUE(FlashPrefillSupports(128));
+}
+
+TEST(AttentionSplits, FillTheChipAndStayBounded) {
+  // Batch 1 on 132 SMs with 8 KV heads: enough splits for two waves, capped.
+  EXPECT_EQ(PagedAttentionSplits(1, 8, 132), kAttentionMaxSplits);
+  EXPECT_EQ(PagedAttentionSplits(8, 8, 132), 5);     // ceil(264 / 64)
+  EXPECT_EQ(PagedAttentionSplits(256, 8, 132), 1);
+  for (int t = 1; t <= 512; ++t) {
+    const int s = PagedAttentionSplits(t, 8, 132);
+    EXPECT_GE(s, 1);
+    EXPECT_LE(s, kAttentionMaxSplits);
+  }
+  EXPECT_EQ(PagedAttentionWorkspaceBytes(2, 32, 128, 3), size_t{2} * 32 * 3 * 130 * 4);
+  // Flash tiles: 64 (head, query) rows per CTA, up to 4 heads sharing one KV head.
+  EXPECT_EQ(FlashTileRows(4), 16);
+  EXPECT_EQ(FlashTileRows(8), 16);
+  EXPECT_EQ(FlashTileRows(2), 32);
+  EXPECT_EQ(FlashTileRows(3), 64);
+}
+
+TEST(ElementwiseValidate, RejectsBadShapes) {
+  EXPECT_TRUE(Mentions(ValidateEmbedding({}), "null"));
+  EmbeddingParams e{Fake<const int32_t>(), Fake<const __half>(), Fake<float>(), 0, 64, 100};
+  EXPECT_TRUE(Mentions(ValidateEmbedding(e), "tokens=0"));
+  RopeKvParams r{Fake<__half>(), Fake<const int32_t>(), Fake<const int32_t>(), Fake<const float>(), Fake<__half>(),
+                 Fake<__half>(), 1, 4, 2, 31};
+  EXPECT_TRUE(Mentions(ValidateRopeKv(r), "width=31"));
+  AddRmsNormParams n{Fake<float>(), nullptr, nullptr, Fake<const __half>(), Fake<__half>(), 2, 64, 0.f};
+  EXPECT_TRUE(Mentions(ValidateAddRmsNorm(n), "add_rmsnorm"));
+  ArgmaxParams a{Fake<const float>(), 0, 32000, Fake<int32_t>(), Fake<float>()};
+  EXPECT_TRUE(Mentions(ValidateArgmax(a), "rows=0"));
+}
+
+}  // namespace
+}  // namespace inference::cuda
