@@ -8,6 +8,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "services/template/model_template.h"
 #include "services/template/render_request.h"
@@ -236,6 +238,28 @@ TEST_F(ServiceTest, OverrideCacheServesRepeatedAndChangedOverrides) {
     ASSERT_TRUE(Render(r, &resp).ok());
     EXPECT_EQ(resp.text(), "q" + std::to_string(i % 20));
   }
+}
+
+TEST_F(ServiceTest, ConcurrentRendersShareTemplatesSafely) {
+  // Several threads render with the model template and with overrides that churn the cache at the same time.
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 300; ++i) {
+        v1::RenderRequest r = OneUser("t" + std::to_string(t) + "i" + std::to_string(i));
+        std::string want = "<s>[INST] " + r.messages(0).content() + " [/INST]";
+        if (i % 3 == 0) {
+          r.set_template_override("{{ messages[0].content }}#" + std::to_string((i + t) % 24));
+          want = r.messages(0).content() + "#" + std::to_string((i + t) % 24);
+        }
+        v1::RenderResponse resp;
+        if (!service_.DoRender(r, &resp).ok() || resp.text() != want) ++mismatches[t];
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
 
 TEST_F(ServiceTest, InfoDescribesTheTemplate) {
