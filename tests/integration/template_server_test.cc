@@ -247,6 +247,13 @@ TEST_F(TemplateServer, InfoHealthReflectionMetrics) {
   EXPECT_NE(metrics.find("awqserve_template_renders_total{result=\"ok\"}"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("awqserve_template_renders_total{result=\"bad_request\"}"), std::string::npos);
   EXPECT_NE(metrics.find("awqserve_template_prompt_bytes_total"), std::string::npos);
+  // The exposition passes Prometheus' own linter.
+  const std::string path = "/tmp/awq_template_metrics_" + std::to_string(getpid()) + ".txt";
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs(metrics.c_str(), f);
+  std::fclose(f);
+  EXPECT_EQ(std::system(("promtool check metrics < '" + path + "'").c_str()), 0);
+  std::remove(path.c_str());
   EXPECT_NE(metrics.find("awqserve_rpc_requests_total{code=\"OK\",method=\"/awqserve.v1.PromptTemplate/Render\"}"),
             std::string::npos)
       << metrics;
