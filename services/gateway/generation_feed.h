@@ -1,7 +1,7 @@
 // Reads one Generate stream on a thread of its own and hands its messages over in batches: Take() returns
-// everything that arrived since the last Take, merged into one message. The gateway thus decodes (one
-// DecodeStream round trip) per batch rather than per token: while it keeps up, a batch is one token; when
-// generation is faster than a round trip, batches grow and the gateway's cost per token does not limit throughput.
+// everything that arrived since the last Take, merged into one message. The gateway thus waits for one
+// DecodeStream round trip per batch rather than per token: while it keeps up, a batch is one token; when
+// generation is faster than a round trip, batches grow and the gateway's latency does not limit throughput.
 //
 // Ownership: borrows the stub and the context (the caller registers the context with its CallControl and keeps
 // both alive until the feed is destroyed). Thread-safety: Take and Cancel from one consumer thread; the reader

@@ -18,7 +18,7 @@ namespace {
 using awqserve::v1::TextGenerationResponse;
 
 // A generated token waiting to be sent with the text it produced: its text lies in [start, end) of the decoded
-// stream (a batch of ids shares its delta, attributed to the batch's last id).
+// stream.
 struct PendingToken {
   int32_t id;
   std::optional<awqserve::v1::TokenLogprobs> logprobs;
@@ -79,12 +79,11 @@ class Emitter {
         prompt_ids_(std::move(prompt_ids)),
         send_(send) {}
 
-  void AddTokens(const awqserve::v1::GenerateResponse& g, size_t text_bytes) {
-    for (int i = 0; i < g.ids_size(); ++i) {
-      PendingToken t{g.ids(i), std::nullopt, received_, received_ + text_bytes};
-      if (i < g.logprobs_size()) t.logprobs = g.logprobs(i);
-      pending_.push_back(std::move(t));
-    }
+  // Records token `index` of `g`, whose text is the next `text_bytes` bytes of the decoded stream.
+  void AddToken(const awqserve::v1::GenerateResponse& g, int index, size_t text_bytes) {
+    PendingToken t{g.ids(index), std::nullopt, received_, received_ + text_bytes};
+    if (index < g.logprobs_size()) t.logprobs = g.logprobs(index);
+    pending_.push_back(std::move(t));
     received_ += text_bytes;
   }
 
@@ -190,17 +189,22 @@ absl::Status RunPipeline(const Downstream& d, const ModelInfo& info, const Pipel
   bool first_decode = true;
   bool stopped = false;
   awqserve::v1::GenerateResponse g;
-  // One DecodeStream round trip per batch of tokens that arrived meanwhile (generation_feed.h).
+  // The tokens that arrived meanwhile (generation_feed.h) go to DecodeStream one per message but all written
+  // before the first delta is read: one round trip per batch, and each token's own text, so a stop string ends the
+  // text at the very token that completed it whatever the batching.
   while (!stopped && feed.Take(&g)) {
-    generated += g.ids_size();
-    if (g.ids_size() > 0) {
+    for (int i = 0; i < g.ids_size(); ++i) {
       awqserve::v1::DecodeStreamRequest dr;
-      *dr.mutable_ids() = g.ids();
+      dr.add_ids(g.ids(i));
       if (first_decode) dr.set_skip_special_tokens(true);
       first_decode = false;
+      if (!decoder->Write(dr)) return tokenizer_failure();
+    }
+    for (int i = 0; i < g.ids_size() && !stopped; ++i) {
       awqserve::v1::DecodeStreamResponse delta;
-      if (!decoder->Write(dr) || !decoder->Read(&delta)) return tokenizer_failure();
-      emitter.AddTokens(g, delta.text().size());
+      if (!decoder->Read(&delta)) return tokenizer_failure();
+      ++generated;
+      emitter.AddToken(g, i, delta.text().size());
       stopped = emitter.Push(delta.text());
     }
     if (g.finish_reason() != awqserve::v1::FINISH_REASON_UNSPECIFIED) last = g;

@@ -149,6 +149,37 @@ class ServingTest(unittest.TestCase):
         # Generation was cancelled downstream and its KV blocks freed.
         self.assert_cancelled_and_freed(before)
 
+    def test_stop_strings_are_exact_under_load(self):
+        # 24 streams at once: the gateway falls behind and takes tokens in batches (generation_feed.h); the text,
+        # the ids sent and the usage must not depend on that. The stop string lies late in the text (where the
+        # backlog is largest) and spans "▁friend", "s", ".", "▁They".
+        case = REFERENCE["cases"][1]
+        ids, text, stop = case["greedy_ids"], case["greedy_text"], "nds. Th"
+        before = text[:text.index(stop)]
+        tok = self.stack.tokenizer_stub()
+        from awqserve.v1 import tokenizer_pb2
+        prefix = [len(tok.Decode(tokenizer_pb2.DecodeRequest(ids=ids[:k], skip_special_tokens=True), timeout=10).text)
+                  for k in range(len(ids) + 1)]
+        completed = next(k for k in range(len(ids) + 1) if prefix[k] >= len(before) + len(stop))
+        started = sum(1 for k in range(len(ids)) if prefix[k] < len(before))  # tokens whose text was sent
+        self.assertGreater(completed - started, 1, "the stop string spans several tokens")
+        req = complete_request(case["prompt"], max_tokens=64, stop=[stop], return_token_ids=True)
+        results = [None] * 24
+
+        def run(i):
+            msgs = list(self.gw.Complete(req, timeout=120))
+            results[i] = ("".join(m.text for m in msgs), [t for m in msgs for t in m.token_ids],
+                          msgs[-1].usage.completion_tokens, msgs[-1].stop_reason.stop_string)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(results))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for r in results:
+            self.assertEqual(r, (before, ids[:started], completed, stop))
+        self.assert_kv_free()
+
     def test_stop_string_that_never_completes_is_released_at_the_end(self):
         case = REFERENCE["cases"][1]
         # "big bushes" never appears; its prefix "big bush" ends the reference text and is held, then released.
