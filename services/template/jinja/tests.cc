@@ -40,8 +40,9 @@ absl::StatusOr<bool> TSameAs(Interpreter&, CallArgs& c) {
   ASSIGN_OR_RETURN(Value other, Arg(c, "sameas"));
   const Value& v = Subject(c);
   if (v.kind() != other.kind()) return false;
-  if (v.is_none() || v.is_bool() || v.is_int()) return PyEquals(v, other);
-  return v.is_string() || v.is_list() || v.is_dict() ? &v.dict() == &other.dict() : PyEquals(v, other);
+  // Python `is`: None, booleans and small ints are singletons; shared objects compare by identity.
+  if (v.is_undefined() || v.is_none() || v.is_bool() || v.is_int() || v.is_float()) return PyEquals(v, other);
+  return v.identity() == other.identity();
 }
 
 template <CmpOp kOp>

@@ -110,6 +110,8 @@ class Value {
   Dict& namespace_attrs() const { return *static_cast<Dict*>(ptr_.get()); }
   const std::shared_ptr<Callable> callable() const { return std::static_pointer_cast<Callable>(ptr_); }
   LoopState& loop() const { return *static_cast<LoopState*>(ptr_.get()); }
+  // The shared object behind a string, list, dict, namespace, callable or loop (Python's `is`).
+  const void* identity() const { return ptr_.get(); }
   // Why this value is undefined, for error messages ("'x' is undefined").
   std::string undefined_hint() const;
 
