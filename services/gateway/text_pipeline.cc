@@ -96,12 +96,17 @@ class Emitter {
       return true;
     }
     if (!step.emit.empty()) {
-      TextGenerationResponse m;
-      m.set_text(std::move(step.emit));
-      TakeTokens(&m, /*all_started=*/false);
-      Send(std::move(m));
+      pending_message_.mutable_text()->append(step.emit);
+      TakeTokens(&pending_message_, /*all_started=*/false);
     }
     return false;
+  }
+
+  // Sends what Push collected since the last Flush as one message (one per batch of tokens).
+  void Flush() {
+    if (pending_message_.text().empty()) return;
+    Send(std::move(pending_message_));
+    pending_message_.Clear();
   }
 
   const std::optional<std::string>& stop_string() const { return stop_string_; }
@@ -109,7 +114,11 @@ class Emitter {
   // The last message: what is still held back (or the text before a matched stop string) and the end.
   void Finish(TextGenerationResponse last) {
     if (!stop_string_) tail_ = matcher_.Finish();
-    last.set_text(std::move(tail_));
+    pending_message_.mutable_text()->append(tail_);
+    last.set_text(std::move(*pending_message_.mutable_text()));
+    last.mutable_token_ids()->MergeFrom(pending_message_.token_ids());
+    last.mutable_logprobs()->MergeFrom(pending_message_.logprobs());
+    pending_message_.Clear();
     TakeTokens(&last, /*all_started=*/true);
     Send(std::move(last));
   }
@@ -143,6 +152,7 @@ class Emitter {
   bool first_ = true;
   std::optional<std::string> stop_string_;
   std::string tail_;
+  TextGenerationResponse pending_message_;  // text and tokens collected by Push, not yet sent
 };
 
 }  // namespace
@@ -207,6 +217,7 @@ absl::Status RunPipeline(const Downstream& d, const ModelInfo& info, const Pipel
       emitter.AddToken(g, i, delta.text().size());
       stopped = emitter.Push(delta.text());
     }
+    if (!stopped) emitter.Flush();
     if (g.finish_reason() != awqserve::v1::FINISH_REASON_UNSPECIFIED) last = g;
   }
 
@@ -237,6 +248,7 @@ absl::Status RunPipeline(const Downstream& d, const ModelInfo& info, const Pipel
   if (!decoder->WritesDone()) return tokenizer_failure();
   awqserve::v1::DecodeStreamResponse delta;
   while (!stopped && decoder->Read(&delta)) stopped = emitter.Push(delta.text());
+  if (!stopped) emitter.Flush();
   if (stopped) {
     abandon_decoder();
     end.set_finish_reason(awqserve::v1::FINISH_REASON_STOP);
