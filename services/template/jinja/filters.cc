@@ -66,7 +66,7 @@ absl::StatusOr<Value> FTitle(Interpreter&, CallArgs& c) {
     else if (word_start)
       AppendUpperFull(mapped, cp);
     else
-      AppendUtf8(mapped, ToLowerCp(cp));
+      AppendLowerFull(mapped, cp);
     out.Append(mapped, s.TrustedAt(i));
     word_start = sep;
   }

@@ -147,12 +147,14 @@ PString MapCase(const PString& s, CaseMode mode) {
           upper = IsLowerCp(c);
           break;
       }
-      if (mode == CaseMode::kSwap && !IsCased(c))
+      if (mode == CaseMode::kSwap && !IsUpperCp(c) && !IsLowerCp(c))
         mapped.append(seg.text, i, len);
+      else if (upper && (mode == CaseMode::kTitle || mode == CaseMode::kCapitalize))
+        AppendTitleFull(mapped, c);
       else if (upper)
         AppendUpperFull(mapped, c);
       else
-        AppendUtf8(mapped, ToLowerCp(c));
+        AppendLowerFull(mapped, c);
       prev_cased = IsCased(c);
       first = false;
     }

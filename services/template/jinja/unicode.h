@@ -4,8 +4,8 @@
 //   std::vector<char32_t> cps = jinja::DecodeUtf8("héllo");   // 5 code points
 //   if (jinja::IsPyWhitespace(cps[0])) ...
 //
-// Case mapping covers ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic (what chat content needs in practice);
-// other scripts map to themselves.
+// Case mapping covers Latin (incl. Vietnamese), Greek, Cyrillic, Armenian and full-width Latin with Python's simple
+// mappings (plus ß -> SS and İ -> i̇); other scripts map to themselves.
 #pragma once
 
 #include <cstddef>
@@ -33,6 +33,9 @@ bool IsLowerCp(char32_t cp);
 char32_t ToLowerCp(char32_t cp);
 char32_t ToUpperCp(char32_t cp);
 void AppendUpperFull(std::string& out, char32_t cp);
+// Title case: ǆ -> ǅ, ß -> "Ss", else upper case.
+void AppendTitleFull(std::string& out, char32_t cp);
+void AppendLowerFull(std::string& out, char32_t cp);  // İ -> "i\u0307"
 bool IsAlphaCp(char32_t cp);
 bool IsDigitCp(char32_t cp);
 
