@@ -180,12 +180,21 @@ absl::StatusOr<Value> FToJson(Interpreter&, CallArgs& c) {
   return Value::String(j.Dump(o), a[0].AllTrusted());
 }
 
+// int(x) of a float: truncation; NaN and infinity give the filter's default (jinja2 catches the error), values
+// beyond 64 bits are an error (Python's integers are unbounded, ours are not).
+absl::StatusOr<Value> FloatToInt(double d, const Value& fallback) {
+  if (!std::isfinite(d)) return fallback;
+  constexpr double kLimit = 9223372036854775808.0;  // 2^63
+  if (d >= kLimit || d < -kLimit) return TypeError("integer overflow: the value does not fit in 64 bits");
+  return Value::Int(static_cast<int64_t>(d));
+}
+
 absl::StatusOr<Value> FInt(Interpreter&, CallArgs& c) {
   Args a;
   RETURN_IF_ERROR(Bind("int", c, {{"default", Value::Int(0)}, {"base", Value::Int(10)}}, a));
   const Value& v = a[0];
   if (v.is_int() || v.is_bool()) return Value::Int(v.AsInt());
-  if (v.is_float()) return std::isfinite(v.AsFloat()) ? Value::Int(static_cast<int64_t>(v.AsFloat())) : a[1];
+  if (v.is_float()) return FloatToInt(v.AsFloat(), a[1]);
   if (v.is_string()) {
     std::string t = Strip(v.pstr(), nullptr, true, true).text();
     char* end = nullptr;
@@ -193,7 +202,7 @@ absl::StatusOr<Value> FInt(Interpreter&, CallArgs& c) {
     const long long i = std::strtoll(t.c_str(), &end, static_cast<int>(a[2].AsInt()));
     if (!t.empty() && end == t.c_str() + t.size() && errno == 0) return Value::Int(i);
     const double d = std::strtod(t.c_str(), &end);
-    if (!t.empty() && end == t.c_str() + t.size() && std::isfinite(d)) return Value::Int(static_cast<int64_t>(d));
+    if (!t.empty() && end == t.c_str() + t.size()) return FloatToInt(d, a[1]);
   }
   return a[1];
 }

@@ -223,7 +223,9 @@ PString Value::ToPString() const {
       return PString(b_ ? "True" : "False", false);
     case Kind::kInt:
       return PString(std::to_string(i_), false);
-    case Kind::kFloat:
+    case Kind::kFloat:  // Python's str(); base::PythonFloatRepr spells NaN and infinity as json.dumps does
+      if (std::isnan(f_)) return PString("nan", false);
+      if (std::isinf(f_)) return PString(f_ > 0 ? "inf" : "-inf", false);
       return PString(base::PythonFloatRepr(f_), false);
     case Kind::kList:
     case Kind::kTuple:

@@ -100,7 +100,8 @@ class Value {
   bool is_loop() const { return kind_ == Kind::kLoop; }
 
   bool AsBool() const { return b_; }
-  int64_t AsInt() const { return kind_ == Kind::kFloat ? static_cast<int64_t>(f_) : i_; }  // bool/int/float
+  // bool/int/float; a float is truncated, saturating at the int64 range (NaN gives 0).
+  int64_t AsInt() const { return kind_ == Kind::kFloat ? TruncateFloat(f_) : i_; }
   double AsFloat() const { return kind_ == Kind::kFloat ? f_ : static_cast<double>(i_); }
   const PString& pstr() const { return *static_cast<const PString*>(ptr_.get()); }
   const std::string& str() const { return pstr().text(); }
@@ -129,6 +130,12 @@ class Value {
   bool AllTrusted() const;
 
  private:
+  static int64_t TruncateFloat(double f) {
+    if (!(f == f)) return 0;
+    if (f >= 9223372036854775807.0) return INT64_MAX;
+    if (f <= -9223372036854775808.0) return INT64_MIN;
+    return static_cast<int64_t>(f);
+  }
   explicit Value(Kind k) : kind_(k), i_(0) {}
   Kind kind_;
   union {
