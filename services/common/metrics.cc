@@ -1,9 +1,8 @@
 #include "services/common/metrics.h"
 
-#include <prometheus/exposer.h>
-
 #include <chrono>
-#include <exception>
+
+#include "services/common/metrics_http_server.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -107,15 +106,10 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
 ServerMetrics::~ServerMetrics() = default;
 
 absl::Status ServerMetrics::Listen(const std::string& address) {
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("metrics_listen: cannot serve /metrics on '", address,
-                                                   "': ", e.what()));
-  }
-  exposer_->RegisterCollectable(registry_);
-  const std::vector<int> ports = exposer_->GetListeningPorts();
-  port_ = ports.empty() ? 0 : ports.front();
+  auto http = std::make_unique<MetricsHttpServer>(registry_);
+  if (absl::Status s = http->Start(address); !s.ok()) return s;
+  port_ = http->port();
+  http_ = std::move(http);
   return absl::OkStatus();
 }
 

@@ -1,12 +1,12 @@
 // Prometheus metrics of a server: one registry per process, served at http://METRICS_LISTEN/metrics by
-// prometheus-cpp's Exposer, and a gRPC server interceptor that measures every RPC generically:
+// MetricsHttpServer (metrics_http_server.h says why not prometheus-cpp's Exposer), and a gRPC server interceptor that measures every RPC generically:
 //
 //   awqserve_rpc_requests_total{method, code}       counter, one per finished call ("/pkg.Service/Method", "OK")
 //   awqserve_rpc_duration_seconds{method}           histogram, call start to status sent (buckets from 1 ms)
 //   awqserve_rpc_requests_in_flight{method}         gauge, calls started and not yet finished
 //
 // Services add their own metrics to registry() (prefix awqserve_, units in names: _seconds, _tokens, _total).
-// Ownership: ServerMetrics owns the registry and the exposer; it must outlive the gRPC server using its
+// Ownership: ServerMetrics owns the registry and the HTTP endpoint; it must outlive the gRPC server using its
 // interceptor factory (ServiceHost takes care of that). Thread-safety: all of it is thread-safe after creation.
 //
 //   services::ServerMetrics metrics;
@@ -28,11 +28,9 @@
 
 #include "absl/status/status.h"
 
-namespace prometheus {
-class Exposer;
-}
-
 namespace services {
+
+class MetricsHttpServer;
 
 // Latency buckets in seconds: 1 ms up to 60 s, roughly x2.5 per step, so both a 200 µs tokenizer call and a
 // minute-long generation stream land in a meaningful bucket (the ARCHITECTURE.md rule: buckets down to 1 ms).
@@ -65,7 +63,7 @@ class ServerMetrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<MetricsHttpServer> http_;
   RpcFamilies families_;
   int port_ = 0;
 };

@@ -9,6 +9,7 @@
 #include "awqserve/v1/tokenizer.grpc.pb.h"
 #include "services/common/client_channel.h"
 #include "services/common/health_client.h"
+#include "services/common/metrics_http_server.h"
 #include "services/common/service_host.h"
 #include "services/common/shutdown_signal.h"
 #include "services/common/status.h"
@@ -189,6 +190,21 @@ TEST(ServiceHostErrors, AnAddressInUseNamesTheFlag) {
   absl::Status s = second.Start(true);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("listen: cannot bind '" + first.address() + "'"), std::string::npos) << s;
+}
+
+TEST(MetricsHttpServer, ServesOnlyGetMetricsAndRejectsAPortInUse) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  prometheus::BuildCounter().Name("awqserve_test_total").Help("test").Register(*registry).Add({}).Increment(3);
+  MetricsHttpServer server(registry);
+  ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
+  EXPECT_NE(testing_http::Get(server.port(), "/metrics").find("awqserve_test_total 3"), std::string::npos);
+  EXPECT_EQ(testing_http::Get(server.port(), "/other"), "only /metrics is served\n");
+  MetricsHttpServer second(registry);
+  absl::Status s = second.Start("127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("metrics_listen: cannot listen on '127.0.0.1:"), std::string::npos) << s;
+  server.Stop();
+  EXPECT_EQ(testing_http::Get(server.port(), "/metrics"), "");
 }
 
 }  // namespace
