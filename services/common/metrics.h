@@ -1,5 +1,6 @@
 // Prometheus metrics of a server: one registry per process, served at http://METRICS_LISTEN/metrics by
-// MetricsHttpServer (metrics_http_server.h says why not prometheus-cpp's Exposer), and a gRPC server interceptor that measures every RPC generically:
+// MetricsHttpServer (metrics_http_server.h says why not prometheus-cpp's Exposer), and a gRPC server interceptor
+// that measures every RPC generically:
 //
 //   awqserve_rpc_requests_total{method, code}       counter, one per finished call ("/pkg.Service/Method", "OK")
 //   awqserve_rpc_duration_seconds{method}           histogram, call start to status sent (buckets from 1 ms)
