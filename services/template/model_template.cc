@@ -73,6 +73,13 @@ absl::StatusOr<ModelTemplate> LoadModelTemplate(const std::string& model_dir) {
       ASSIGN_OR_RETURN(mt.eos_token, TokenOf(map, "eos_token", map_path));
     }
   }
+  // The built-in template is Mistral's, written for Mistral's "<s>" and "</s>": a folder that names no tokens of
+  // its own (a bare SentencePiece model, like the tiny story model) gets those, so multi-turn chats render.
+  if (mt.source == kBuiltinSource) {
+    const ModelTemplate builtin = BuiltinTemplate();
+    if (!mt.bos_token) mt.bos_token = builtin.bos_token;
+    if (!mt.eos_token) mt.eos_token = builtin.eos_token;
+  }
   return mt;
 }
 

@@ -1,7 +1,8 @@
 // The chat template of a model folder and its special tokens, as transformers finds them: chat_template.jinja
 // (which takes precedence, as in transformers), else tokenizer_config.json's `chat_template` (a string, or a list
 // of {name, template} from which "default" is taken), else the built-in Mistral v0.1 template. bos/eos tokens come
-// from tokenizer_config.json, else special_tokens_map.json (a string or an AddedToken object {"content": ...}).
+// from tokenizer_config.json, else special_tokens_map.json (a string or an AddedToken object {"content": ...}),
+// else, with the built-in template only, Mistral's "<s>" and "</s>".
 // Plain data and pure functions; thread-safe.
 //
 //   ASSIGN_OR_RETURN(template_service::ModelTemplate mt, template_service::LoadModelTemplate("/models/mistral"));

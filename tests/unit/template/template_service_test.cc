@@ -68,7 +68,17 @@ TEST(ModelTemplate, SourcesAndTokenForms) {
   mt = template_service::LoadModelTemplate(empty.path());
   ASSERT_TRUE(mt.ok());
   EXPECT_EQ(mt->source, template_service::kBuiltinSource);
-  EXPECT_FALSE(mt->bos_token.has_value());
+  EXPECT_EQ(mt->bos_token, "<s>");
+  EXPECT_EQ(mt->eos_token, "</s>");
+
+  // A folder whose own files name tokens keeps them, also under the built-in template.
+  TempDir named;
+  named.Write("special_tokens_map.json", R"({"bos_token": "<B>"})");
+  mt = template_service::LoadModelTemplate(named.path());
+  ASSERT_TRUE(mt.ok()) << mt.status();
+  EXPECT_EQ(mt->source, template_service::kBuiltinSource);
+  EXPECT_EQ(mt->bos_token, "<B>");
+  EXPECT_EQ(mt->eos_token, "</s>");
 
   TempDir bad;
   bad.Write("tokenizer_config.json", R"({"chat_template": 5})");
