@@ -29,7 +29,8 @@ import glob
 import importlib.util
 import json
 import os
-import selectors
+import queue
+import threading
 import shutil
 import signal
 import subprocess
@@ -118,6 +119,7 @@ class Server:
         self.address = None
         self.metrics_address = None
         self.process = None
+        self._reader = None
         self._stderr = tempfile.TemporaryFile(mode="w+")
 
     def start(self, timeout=30.0, ready_service="readiness"):
@@ -125,13 +127,23 @@ class Server:
         self.process = subprocess.Popen([self.binary] + self.args, stdout=subprocess.PIPE, stderr=self._stderr,
                                         text=True, bufsize=1)
         deadline = time.monotonic() + timeout
-        selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline and (self.address is None or (self.expect_metrics and not self.metrics_address)):
-            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+        # A reader thread, not select(): text-mode readline buffers, so two lines arriving in one read would leave
+        # the second in Python's buffer while select() waits on the empty pipe.
+        lines = queue.Queue()
+
+        def read_stdout(stream):
+            for text in iter(stream.readline, ""):
+                lines.put(text)
+            lines.put(None)
+
+        self._reader = threading.Thread(target=read_stdout, args=(self.process.stdout,), daemon=True)
+        self._reader.start()
+        while self.address is None or (self.expect_metrics and not self.metrics_address):
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
                 break
-            line = self.process.stdout.readline()
-            if not line:
+            if line is None:
                 break
             if line.startswith("listening on "):
                 self.address = line[len("listening on "):].strip()
@@ -167,6 +179,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=5.0)  # it ends at the pipe's EOF, now that the process has exited
         self.process.stdout.close()
         return self.process.returncode
 
