@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace base {
@@ -18,5 +19,8 @@ size_t CompleteUtf8Prefix(std::string_view s);
 
 // Byte offset of the first invalid byte, or npos when valid.
 size_t FirstInvalidUtf8(std::string_view s);
+
+// Appends code point `cp` (at most U+10FFFF) encoded as UTF-8.
+void AppendUtf8(std::string& out, char32_t cp);
 
 }  // namespace base

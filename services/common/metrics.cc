@@ -5,35 +5,12 @@
 #include "services/common/metrics_http_server.h"
 
 #include "absl/strings/str_cat.h"
+#include "services/common/status.h"
 
 namespace services {
 namespace {
 
 using grpc::experimental::InterceptionHookPoints;
-
-// Statuses are labelled as gRPC spells them ("INVALID_ARGUMENT"), as grpc-prometheus exporters do.
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED: return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "UNKNOWN";
-  }
-}
 
 // One per call: counts it in flight from creation, and records code and latency when gRPC destroys it at the end
 // of the call. A call that ends without sending a status (the client went away) counts as CANCELLED.
@@ -50,7 +27,7 @@ class RpcMetricsInterceptor : public grpc::experimental::Interceptor {
   ~RpcMetricsInterceptor() override {
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start_;
     families_.duration->Add({{"method", method_}}, LatencyBucketsSeconds()).Observe(elapsed.count());
-    families_.requests->Add({{"method", method_}, {"code", CodeName(code_)}}).Increment();
+    families_.requests->Add({{"method", method_}, {"code", GrpcCodeName(code_)}}).Increment();
     in_flight_->Decrement();
   }
 

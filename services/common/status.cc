@@ -50,6 +50,8 @@ absl::StatusCode FromGrpcCode(grpc::StatusCode code) {
   }
 }
 
+std::string GrpcCodeName(grpc::StatusCode code) { return absl::StatusCodeToString(FromGrpcCode(code)); }
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(ToGrpcCode(status.code()), std::string(status.message()));

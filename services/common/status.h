@@ -10,12 +10,17 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <string>
+
 #include "absl/status/status.h"
 
 namespace services {
 
 grpc::StatusCode ToGrpcCode(absl::StatusCode code);
 absl::StatusCode FromGrpcCode(grpc::StatusCode code);
+
+// The code as gRPC spells it ("INVALID_ARGUMENT"), for metric labels and messages.
+std::string GrpcCodeName(grpc::StatusCode code);
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);

@@ -12,12 +12,14 @@
 #include <string>
 #include <string_view>
 
+#include "base/utf8.h"
+
 namespace jinja {
 
 // Decodes the code point starting at s[pos]; sets *len to its byte length. An invalid byte decodes as itself
 // with length 1 (inputs are validated at the boundary, so this only keeps the engine total).
 char32_t DecodeAt(std::string_view s, size_t pos, size_t* len);
-void AppendUtf8(std::string& out, char32_t cp);
+using base::AppendUtf8;
 // Number of code points (Python len()).
 size_t CodePointCount(std::string_view s);
 // Byte offset of code point `index` (index <= count; index == count gives s.size()).
