@@ -14,6 +14,7 @@
 #include "base/file.h"
 #include "services/common/client_channel.h"
 #include "services/common/health_client.h"
+#include "tests/integration/raw_unary_call.h"
 #include "tests/integration/server_process.h"
 #include "tests/unit/jinja/golden_util.h"
 #include "tests/unit/services/http_get.h"
@@ -149,25 +150,7 @@ TEST_F(TemplateServer, BadRequestsAreInvalidArgumentAndTheServerKeepsServing) {
 // A conforming client cannot send invalid UTF-8, so the request is serialized with a same-length placeholder that
 // is then overwritten with bad bytes on the wire.
 grpc::Status RawRender(const std::shared_ptr<grpc::Channel>& channel, const std::string& wire) {
-  grpc::GenericStub generic(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Slice slice(wire);
-  grpc::ByteBuffer request(&slice, 1), response;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  grpc::Status status;
-  generic.UnaryCall(&ctx, "/awqserve.v1.PromptTemplate/Render", grpc::StubOptions(), &request, &response,
-                    [&](grpc::Status s) {
-                      std::lock_guard<std::mutex> lock(mu);
-                      status = s;
-                      done = true;
-                      cv.notify_one();
-                    });
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return done; });
-  return status;
+  return testing_support::RawUnaryCall(channel, "/awqserve.v1.PromptTemplate/Render", wire);
 }
 
 std::string WithBadBytes(const v1::RenderRequest& req) {

@@ -15,6 +15,7 @@
 #include "base/utf8.h"
 #include "services/common/client_channel.h"
 #include "services/common/health_client.h"
+#include "tests/integration/raw_unary_call.h"
 #include "tests/integration/server_process.h"
 #include "tests/unit/services/http_get.h"
 #include "tests/unit/tokenizer/golden_rows.h"
@@ -256,25 +257,7 @@ TEST_F(TokenizerSidecar, TextAndSegmentsTogetherIsInvalidArgument) {
 
 // Invalid UTF-8 cannot be built with a conforming protobuf client, so these requests are written as raw wire bytes.
 grpc::Status RawEncode(const std::shared_ptr<grpc::Channel>& channel, const std::string& wire) {
-  grpc::GenericStub generic(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Slice slice(wire);
-  grpc::ByteBuffer request(&slice, 1), response;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  grpc::Status status;
-  generic.UnaryCall(&ctx, "/awqserve.v1.Tokenizer/Encode", grpc::StubOptions(), &request, &response,
-                    [&](grpc::Status s) {
-                      std::lock_guard<std::mutex> lock(mu);
-                      status = s;
-                      done = true;
-                      cv.notify_one();
-                    });
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return done; });
-  return status;
+  return testing_support::RawUnaryCall(channel, "/awqserve.v1.Tokenizer/Encode", wire);
 }
 
 TEST_F(TokenizerSidecar, InvalidUtf8TextIsInvalidArgument) {
