@@ -1,5 +1,7 @@
 #include "inference/engine/engine_factory.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "inference/cpu/cpu_backend.h"
@@ -21,12 +23,21 @@ EngineConfig EngineConfigFor(const ModelConfig& model, const EngineOptions& opti
   return c;
 }
 
-absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(const std::string& model_dir, const EngineOptions& options) {
+namespace {
+
+// K and V, float32, every layer: the CPU backend's bytes per KV block.
+int64_t CpuBytesPerBlock(const ModelConfig& c, int block_size) {
+  return int64_t{2} * c.num_hidden_layers * c.num_key_value_heads * c.head_dim * block_size * sizeof(float);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const ModelWeights& weights, const EngineOptions& options) {
   if (options.kv_block_size < 1) {
     return absl::InvalidArgumentError(absl::StrCat("kv_block_size = ", options.kv_block_size, " must be at least 1"));
   }
   if (options.kv_blocks < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("kv_blocks = ", options.kv_blocks, " must be 0 (default) or more"));
+    return absl::InvalidArgumentError(absl::StrCat("kv_blocks = ", options.kv_blocks, " must be 0 (automatic) or more"));
   }
 #ifdef AWQSERVE_WITH_CUDA
   constexpr const char* kAvailable = "cpu, cuda";
@@ -37,29 +48,41 @@ absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(const std::string& model_di
     return absl::InvalidArgumentError(absl::StrCat("backend \"", options.backend, "\" is unknown (available: ",
                                                    kAvailable, ")"));
   }
-#ifndef AWQSERVE_WITH_CUDA
   if (options.backend == "cuda") {
-    return absl::InvalidArgumentError("backend \"cuda\" is not available in this build (available: cpu)");
-  }
-#endif
-  ASSIGN_OR_RETURN(ModelWeights weights, LoadModelWeights(model_dir));
 #ifdef AWQSERVE_WITH_CUDA
-  if (options.backend == "cuda") {
+    if (!(options.kv_fraction > 0 && options.kv_fraction <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat("kv_fraction = ", options.kv_fraction, " must be in (0, 1]"));
+    }
     cuda::CudaBackendOptions gpu;
     gpu.block_size = options.kv_block_size;
-    gpu.max_kv_blocks = options.kv_blocks;  // 0: the default fraction of free device memory
+    gpu.max_kv_blocks = options.kv_blocks;  // 0: kv_memory_fraction of the free device memory
+    gpu.kv_memory_fraction = options.kv_fraction;
     gpu.max_batch_tokens = options.max_batch_tokens;
     gpu.max_seqs = options.max_running;
     ASSIGN_OR_RETURN(std::unique_ptr<cuda::CudaBackend> backend, cuda::CudaBackend::Create(weights, gpu));
-    return Engine::Create(EngineConfigFor(weights.config, options), std::move(backend));
-  }
+    return std::unique_ptr<Backend>(std::move(backend));
+#else
+    return absl::InvalidArgumentError("backend \"cuda\" is not available in this build (available: cpu)");
 #endif
+  }
+  int64_t blocks = options.kv_blocks;
+  if (blocks == 0) {
+    const ModelConfig& c = weights.config;
+    const int64_t per_seq = (c.max_position_embeddings + options.kv_block_size - 1) / options.kv_block_size;
+    blocks = std::min<int64_t>(per_seq * options.max_running,
+                               kCpuKvBudgetBytes / CpuBytesPerBlock(c, options.kv_block_size));
+  }
   CpuBackendOptions cpu;
   cpu.block_size = options.kv_block_size;
-  cpu.num_blocks = options.kv_blocks > 0 ? options.kv_blocks
-                                         : (kDefaultKvTokens + options.kv_block_size - 1) / options.kv_block_size;
+  cpu.num_blocks = static_cast<int>(blocks);
   cpu.threads = options.threads;
   ASSIGN_OR_RETURN(std::unique_ptr<CpuBackend> backend, CreateCpuBackend(weights, cpu));
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(const std::string& model_dir, const EngineOptions& options) {
+  ASSIGN_OR_RETURN(ModelWeights weights, LoadModelWeights(model_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, CreateBackend(weights, options));
   return Engine::Create(EngineConfigFor(weights.config, options), std::move(backend));
 }
 

@@ -12,10 +12,10 @@
 #include "awqserve/v1/generation.grpc.pb.h"
 #include "base/status_macros.h"
 #include "inference/engine/engine.h"
+#include "inference/engine/engine_factory.h"
 #include "inference/model/weights.h"
 #include "services/common/server_flags.h"
 #include "services/common/service_host.h"
-#include "services/generation/backend_factory.h"
 #include "services/generation/engine_metrics.h"
 #include "services/generation/generation_service.h"
 
@@ -44,22 +44,17 @@ struct Loaded {
 
 absl::StatusOr<Loaded> LoadEngine(const std::string& model_dir, generation::EngineMetrics* metrics) {
   ASSIGN_OR_RETURN(inference::ModelWeights weights, inference::LoadModelWeights(model_dir));
-  generation::BackendChoice choice;
-  choice.name = absl::GetFlag(FLAGS_backend);
-  choice.kv_blocks = absl::GetFlag(FLAGS_kv_blocks);
-  choice.kv_fraction = absl::GetFlag(FLAGS_kv_fraction);
-  choice.threads = absl::GetFlag(FLAGS_threads);
-  choice.max_running = absl::GetFlag(FLAGS_max_running);
-  choice.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
-  ASSIGN_OR_RETURN(std::unique_ptr<inference::Backend> backend, generation::CreateBackend(weights, choice));
+  inference::EngineOptions engine_options;
+  engine_options.backend = absl::GetFlag(FLAGS_backend);
+  engine_options.kv_blocks = static_cast<int32_t>(absl::GetFlag(FLAGS_kv_blocks));
+  engine_options.kv_fraction = absl::GetFlag(FLAGS_kv_fraction);
+  engine_options.threads = absl::GetFlag(FLAGS_threads);
+  engine_options.max_queued_requests = absl::GetFlag(FLAGS_max_queued_requests);
+  engine_options.max_running = absl::GetFlag(FLAGS_max_running);
+  engine_options.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
+  ASSIGN_OR_RETURN(std::unique_ptr<inference::Backend> backend, inference::CreateBackend(weights, engine_options));
 
-  inference::EngineConfig ec;
-  ec.vocab_size = weights.config.vocab_size;
-  ec.context_length = weights.config.max_position_embeddings;
-  ec.sliding_window = weights.config.sliding_window;
-  ec.max_queued_requests = absl::GetFlag(FLAGS_max_queued_requests);
-  ec.max_running = choice.max_running;
-  ec.max_batch_tokens = choice.max_batch_tokens;
+  const inference::EngineConfig ec = inference::EngineConfigFor(weights.config, engine_options);
   Loaded loaded;
   loaded.config = weights.config;
   ASSIGN_OR_RETURN(loaded.engine,
