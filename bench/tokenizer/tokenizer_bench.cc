@@ -3,7 +3,9 @@
 // Markdown section for bench/RESULTS.md: CPU, date, command, p50/p99 latency and tokens/s per path, and the
 // sidecar's added p50 latency over in-process SentencePiece (target: under 100 µs).
 //
-//   tokenizer_bench [--iterations 2000] [--warmup 200] [--model_dir DIR] [--sidecar PATH]
+//   tokenizer_bench [--iterations 2000] [--warmup 200] [--model_dir DIR] [--sidecar PATH] [--interleave=false]
+//                   [--client_cpu N --sidecar_cpu M]
+#include <sched.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -29,6 +32,11 @@ ABSL_FLAG(int, warmup, 200, "Unmeasured calls per path before measuring");
 ABSL_FLAG(std::string, model_dir, std::string(AWQSERVE_SHARED_DIR) + "/assets/mistral-7b-instruct-v0.1",
           "Folder with tokenizer.model");
 ABSL_FLAG(std::string, sidecar, AWQSERVE_TOKENIZER_BIN, "The awqserve-tokenizer binary");
+ABSL_FLAG(bool, interleave, true,
+          "Alternate the paths call by call (same machine load for all); false: each path in its own block (no "
+          "other path's 4 KiB Encode evicts its caches, but each path sees the load of its own time window)");
+ABSL_FLAG(int, client_cpu, -1, "Pin this process (the client and its gRPC threads) to this CPU; -1: no pinning");
+ABSL_FLAG(int, sidecar_cpu, -1, "Pin the sidecar process (all its threads) to this CPU; -1: no pinning");
 
 namespace {
 
@@ -65,19 +73,28 @@ struct Path {
   std::function<size_t()> call;  // one call; returns the number of tokens produced
 };
 
-// Times every path, interleaved call by call (path 1, path 2, ..., path 1, ...) so that all of them see the same
-// machine load: warm-up rounds first, then `iterations` measured rounds. tokens/s = tokens / summed call time.
-std::vector<PathResult> Measure(const std::vector<Path>& paths, int warmup, int iterations) {
-  for (int i = 0; i < warmup; ++i) {
-    for (const Path& p : paths) p.call();
-  }
+// Times every path. Interleaved: call by call (path 1, path 2, ..., path 1, ...) so that all of them see the same
+// machine load, warm-up rounds first, then `iterations` measured rounds. Not interleaved: each path alone, its
+// warm-up calls then its measured calls. tokens/s = tokens / summed call time.
+std::vector<PathResult> Measure(const std::vector<Path>& paths, int warmup, int iterations, bool interleave) {
   std::vector<std::vector<double>> us(paths.size());
   std::vector<size_t> tokens(paths.size());
-  for (int i = 0; i < iterations; ++i) {
+  auto timed = [&](size_t k) {
+    const auto t0 = std::chrono::steady_clock::now();
+    tokens[k] = paths[k].call();
+    us[k].push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+  };
+  if (interleave) {
+    for (int i = 0; i < warmup; ++i) {
+      for (const Path& p : paths) p.call();
+    }
+    for (int i = 0; i < iterations; ++i) {
+      for (size_t k = 0; k < paths.size(); ++k) timed(k);
+    }
+  } else {
     for (size_t k = 0; k < paths.size(); ++k) {
-      const auto t0 = std::chrono::steady_clock::now();
-      tokens[k] = paths[k].call();
-      us[k].push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+      for (int i = 0; i < warmup; ++i) paths[k].call();
+      for (int i = 0; i < iterations; ++i) timed(k);
     }
   }
   std::vector<PathResult> results;
@@ -110,6 +127,22 @@ std::string CpuModel() {
   return absl::StrFormat("%s (%d logical CPUs)", model, cores);
 }
 
+// Pins the calling thread (and what it forks or spawns afterwards) to `cpu`; no-op for cpu < 0.
+bool PinTo(int cpu) {
+  if (cpu < 0) return true;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof(set), &set) == 0) return true;
+  std::fprintf(stderr, "tokenizer_bench: cannot pin to CPU %d\n", cpu);
+  return false;
+}
+
+std::string Placement(int client_cpu, int sidecar_cpu) {
+  auto where = [](int cpu) { return cpu < 0 ? std::string("any CPU") : absl::StrCat("CPU ", cpu); };
+  return absl::StrCat("client on ", where(client_cpu), ", sidecar on ", where(sidecar_cpu));
+}
+
 std::string LoadAverage() {
   std::ifstream in("/proc/loadavg");
   std::string one, five, fifteen;
@@ -131,12 +164,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tokenizer_bench: %s\n", std::string(tok.status().message()).c_str());
     return 1;
   }
+  const int client_cpu = absl::GetFlag(FLAGS_client_cpu), sidecar_cpu = absl::GetFlag(FLAGS_sidecar_cpu);
+  const bool interleave = absl::GetFlag(FLAGS_interleave);
+  cpu_set_t all_cpus;
+  sched_getaffinity(0, sizeof(all_cpus), &all_cpus);
+  // The sidecar inherits this thread's CPU mask when it is forked; then this thread takes its own.
+  if (!PinTo(sidecar_cpu)) return 1;
   testing_process::ServerProcess sidecar;
   if (!sidecar.Start(absl::GetFlag(FLAGS_sidecar),
                      {"--model_dir", model_dir, "--listen", "127.0.0.1:0", "--metrics_listen", "none"})) {
     std::fprintf(stderr, "tokenizer_bench: the sidecar did not start: %s\n", sidecar.stderr_text().c_str());
     return 1;
   }
+  if (client_cpu >= 0 ? !PinTo(client_cpu) : sched_setaffinity(0, sizeof(all_cpus), &all_cpus) != 0) return 1;
   auto stub = awqserve::v1::Tokenizer::NewStub(services::MakeChannel(sidecar.address()));
   awqserve::v1::EncodeRequest request;
   request.add_inputs()->set_text(text);
@@ -175,7 +215,7 @@ int main(int argc, char** argv) {
     if (!stub->Info(&ctx, awqserve::v1::TokenizerInfoRequest(), &info).ok()) std::exit(1);
     return size_t{0};
   }});
-  const std::vector<PathResult> results = Measure(paths, warmup, iterations);
+  const std::vector<PathResult> results = Measure(paths, warmup, iterations, interleave);
   const int exit_code = sidecar.Stop(SIGTERM);
 
   std::printf("## tokenizer: Encode of a 4 KiB English text (bench/tokenizer)\n\n");
@@ -183,9 +223,11 @@ int main(int argc, char** argv) {
               CpuModel().c_str(), LoadAverage().c_str());
   std::printf("- date: %s\n", absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone()).c_str());
   std::printf("- command: `%s`\n", absl::StrJoin(command, " ").c_str());
-  std::printf("- workload: %zu bytes, %zu tokens (BOS included); %d calls per path after %d warm-up calls, paths "
-              "interleaved call by call; one client, one call at a time; sidecar exit status after SIGTERM: %d\n\n",
-              text.size(), results[0].tokens, iterations, warmup, exit_code);
+  std::printf("- workload: %zu bytes, %zu tokens (BOS included); %d calls per path after %d warm-up calls, %s; "
+              "one client, one call at a time; %s; sidecar exit status after SIGTERM: %d\n\n",
+              text.size(), results[0].tokens, iterations, warmup,
+              interleave ? "paths interleaved call by call" : "each path in its own block",
+              Placement(client_cpu, sidecar_cpu).c_str(), exit_code);
   std::printf("| path | p50 µs | p99 µs | tokens/s |\n|---|---:|---:|---:|\n");
   for (const PathResult& r : results) {
     std::printf("| %s | %.1f | %.1f | %s |\n", r.name.c_str(), r.p50_us, r.p99_us,
