@@ -13,7 +13,7 @@
 namespace {
 
 std::string RunPython(const std::string& script, const std::string& cases) {
-  const std::string cmd = "python3 '" + script + "' '" + cases + "'";
+  const std::string cmd = std::string(AWQ_PYTHON3) + " '" + script + "' '" + cases + "'";
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return "";
   std::string out;
