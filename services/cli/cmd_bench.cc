@@ -68,6 +68,30 @@ std::string PromptText(int index, int words) {
   return text;
 }
 
+// Times one streamed call: TTFT at the first message that carries tokens, the gap before every later one, and
+// end to end at Finish.
+class StreamTimer {
+ public:
+  void OnTokens(Sample* s) {
+    const Clock::time_point now = Clock::now();
+    if (prev_ == Clock::time_point{}) {
+      s->ttft_s = std::chrono::duration<double>(now - start_).count();
+    } else {
+      s->gaps_s.push_back(std::chrono::duration<double>(now - prev_).count());
+    }
+    prev_ = now;
+  }
+  void Finish(const grpc::Status& status, Sample* s) const {
+    s->e2e_s = std::chrono::duration<double>(Clock::now() - start_).count();
+    s->ok = status.ok();
+    if (!s->ok) s->error = services::FromGrpcStatus(status).ToString();
+  }
+
+ private:
+  const Clock::time_point start_ = Clock::now();
+  Clock::time_point prev_{};
+};
+
 Sample RunGateway(awqserve::v1::TextGeneration::Stub& stub, const Config& c, int index) {
   awqserve::v1::CompleteRequest req;
   req.set_prompt(PromptText(index, c.prompt_len - 1));  // BOS makes it P
@@ -78,8 +102,7 @@ Sample RunGateway(awqserve::v1::TextGeneration::Stub& stub, const Config& c, int
   req.mutable_options()->mutable_sampling()->set_seed(index);
   Sample s;
   grpc::ClientContext ctx;
-  const Clock::time_point start = Clock::now();
-  Clock::time_point prev{};
+  StreamTimer timer;
   auto reader = stub.Complete(&ctx, req);
   awqserve::v1::TextGenerationResponse m;
   while (reader->Read(&m)) {
@@ -88,19 +111,9 @@ Sample RunGateway(awqserve::v1::TextGeneration::Stub& stub, const Config& c, int
       s.prompt_tokens = m.usage().prompt_tokens();
       s.output_tokens = m.usage().completion_tokens();
     }
-    if (m.text().empty()) continue;
-    const Clock::time_point now = Clock::now();
-    if (prev == Clock::time_point{}) {
-      s.ttft_s = std::chrono::duration<double>(now - start).count();
-    } else {
-      s.gaps_s.push_back(std::chrono::duration<double>(now - prev).count());
-    }
-    prev = now;
+    if (!m.text().empty()) timer.OnTokens(&s);
   }
-  grpc::Status st = reader->Finish();
-  s.e2e_s = std::chrono::duration<double>(Clock::now() - start).count();
-  s.ok = st.ok();
-  if (!s.ok) s.error = services::FromGrpcStatus(st).ToString();
+  timer.Finish(reader->Finish(), &s);
   return s;
 }
 
@@ -114,8 +127,7 @@ Sample RunGeneration(awqserve::v1::Generation::Stub& stub, const Config& c, cons
   req.mutable_sampling()->set_seed(index);
   Sample s;
   grpc::ClientContext ctx;
-  const Clock::time_point start = Clock::now();
-  Clock::time_point prev{};
+  StreamTimer timer;
   auto reader = stub.Generate(&ctx, req);
   awqserve::v1::GenerateResponse m;
   while (reader->Read(&m)) {
@@ -123,19 +135,9 @@ Sample RunGeneration(awqserve::v1::Generation::Stub& stub, const Config& c, cons
       s.prompt_tokens = m.usage().prompt_tokens();
       s.output_tokens = m.usage().completion_tokens();
     }
-    if (m.ids_size() == 0) continue;
-    const Clock::time_point now = Clock::now();
-    if (prev == Clock::time_point{}) {
-      s.ttft_s = std::chrono::duration<double>(now - start).count();
-    } else {
-      s.gaps_s.push_back(std::chrono::duration<double>(now - prev).count());
-    }
-    prev = now;
+    if (m.ids_size() > 0) timer.OnTokens(&s);
   }
-  grpc::Status st = reader->Finish();
-  s.e2e_s = std::chrono::duration<double>(Clock::now() - start).count();
-  s.ok = st.ok();
-  if (!s.ok) s.error = services::FromGrpcStatus(st).ToString();
+  timer.Finish(reader->Finish(), &s);
   return s;
 }
 

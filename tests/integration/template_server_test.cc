@@ -15,6 +15,7 @@
 #include "services/common/client_channel.h"
 #include "services/common/health_client.h"
 #include "tests/integration/raw_unary_call.h"
+#include "tests/integration/reflection_client.h"
 #include "tests/integration/server_process.h"
 #include "tests/unit/jinja/golden_util.h"
 #include "tests/unit/services/http_get.h"
@@ -65,14 +66,7 @@ TEST_F(TemplateServer, EveryCorpusCaseThroughTheWire) {
   for (const jinja_test::GoldenCase& g : corpus.cases) {
     // Each case passes its own template and tokens. The server's bos/eos (Mistral's) stay defined where the
     // corpus leaves a token undefined; those templates never read it, and the bytes are compared either way.
-    const base::Json& entry = corpus.index.Get(g.template_name);
-    base::Json extra = corpus.conversations.at(g.conversation).Get("extra_vars");
-    if (extra.is_null()) extra = base::Json::MakeObject();
-    if (entry.Get("bos_token").is_string()) extra.Set("bos_token", entry.Get("bos_token"));
-    if (entry.Get("eos_token").is_string()) extra.Set("eos_token", entry.Get("eos_token"));
-    v1::RenderRequest req =
-        template_test::RequestFor(corpus.conversations.at(g.conversation), g.add_generation_prompt, extra);
-    req.set_template_override(corpus.templates.at(g.template_name));
+    const v1::RenderRequest req = template_test::GoldenRequestFor(corpus, g);
     v1::RenderResponse resp;
     grpc::Status s = Render(req, &resp);
     if (g.is_error) {
@@ -194,32 +188,9 @@ TEST_F(TemplateServer, InfoHealthReflectionMetrics) {
   EXPECT_EQ(*services::CheckHealth(**channel_, "readiness", absl::Seconds(5)), "SERVING");
   EXPECT_EQ(*services::CheckHealth(**channel_, "awqserve.v1.PromptTemplate", absl::Seconds(5)), "SERVING");
 
-  grpc::GenericStub generic(*channel_);
-  grpc::ClientContext rctx;
-  grpc::CompletionQueue cq;
-  auto call = generic.PrepareCall(&rctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
-  void* tag;
-  bool ok;
-  call->StartCall(reinterpret_cast<void*>(1));
-  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
-  grpc::Slice slice(std::string("\x3a\x00", 2));  // ServerReflectionRequest{list_services: ""}
-  grpc::ByteBuffer request(&slice, 1), response;
-  call->Write(request, reinterpret_cast<void*>(2));
-  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
-  call->Read(&response, reinterpret_cast<void*>(3));
-  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
-  std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  EXPECT_NE(bytes.find("awqserve.v1.PromptTemplate"), std::string::npos);
-  rctx.TryCancel();
-  grpc::Status status;
-  call->Finish(&status, reinterpret_cast<void*>(4));
-  cq.Next(&tag, &ok);
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
+  absl::StatusOr<std::string> services_reply = testing_support::ReflectionListServices(*channel_);
+  ASSERT_TRUE(services_reply.ok()) << services_reply.status();
+  EXPECT_NE(services_reply->find("awqserve.v1.PromptTemplate"), std::string::npos);
 
   v1::RenderRequest req;
   req.add_messages()->set_role("user");

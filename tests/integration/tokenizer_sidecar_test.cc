@@ -16,6 +16,7 @@
 #include "services/common/client_channel.h"
 #include "services/common/health_client.h"
 #include "tests/integration/raw_unary_call.h"
+#include "tests/integration/reflection_client.h"
 #include "tests/integration/server_process.h"
 #include "tests/unit/services/http_get.h"
 #include "tests/unit/tokenizer/golden_rows.h"
@@ -301,33 +302,9 @@ TEST_F(TokenizerSidecar, HealthAndReadinessAreServing) {
 }
 
 TEST_F(TokenizerSidecar, ReflectionListsTheTokenizerService) {
-  // ServerReflectionRequest{list_services: ""} (field 7) on the v1alpha reflection stream, as grpcurl sends it.
-  grpc::GenericStub generic(*channel_);
-  grpc::ClientContext ctx;
-  grpc::CompletionQueue cq;
-  auto call = generic.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
-  void* tag;
-  bool ok;
-  call->StartCall(reinterpret_cast<void*>(1));
-  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
-  grpc::Slice slice(std::string("\x3a\x00", 2));
-  grpc::ByteBuffer request(&slice, 1), response;
-  call->Write(request, reinterpret_cast<void*>(2));
-  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
-  call->Read(&response, reinterpret_cast<void*>(3));
-  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
-  std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  EXPECT_NE(bytes.find("awqserve.v1.Tokenizer"), std::string::npos);
-  ctx.TryCancel();
-  grpc::Status status;
-  call->Finish(&status, reinterpret_cast<void*>(4));
-  cq.Next(&tag, &ok);
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
+  absl::StatusOr<std::string> reply = testing_support::ReflectionListServices(*channel_);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_NE(reply->find("awqserve.v1.Tokenizer"), std::string::npos);
 }
 
 TEST_F(TokenizerSidecar, MetricsCountTokensAndCallsByCode) {

@@ -5,6 +5,7 @@
 
 #include "awqserve/v1/template.pb.h"
 #include "base/json.h"
+#include "tests/unit/jinja/golden_util.h"
 
 namespace template_test {
 
@@ -32,6 +33,19 @@ inline awqserve::v1::RenderRequest RequestFor(const base::Json& conversation, bo
   if (conversation.Has("tools")) req.set_tools_json(conversation.Get("tools").Dump());
   if (conversation.Has("documents")) req.set_documents_json(conversation.Get("documents").Dump());
   if (extra.size() > 0) req.set_extra_context_json(extra.Dump());
+  return req;
+}
+
+// One case of the chat-template corpus as a request: the case's own template as the override, its conversation's
+// extra variables, and the bos/eos tokens the corpus passes (as extra variables: request data).
+inline awqserve::v1::RenderRequest GoldenRequestFor(const jinja_test::Corpus& corpus, const jinja_test::GoldenCase& g) {
+  const base::Json& entry = corpus.index.Get(g.template_name);
+  base::Json extra = corpus.conversations.at(g.conversation).Get("extra_vars");
+  if (extra.is_null()) extra = base::Json::MakeObject();
+  if (entry.Get("bos_token").is_string()) extra.Set("bos_token", entry.Get("bos_token"));
+  if (entry.Get("eos_token").is_string()) extra.Set("eos_token", entry.Get("eos_token"));
+  awqserve::v1::RenderRequest req = RequestFor(corpus.conversations.at(g.conversation), g.add_generation_prompt, extra);
+  req.set_template_override(corpus.templates.at(g.template_name));
   return req;
 }
 

@@ -291,14 +291,7 @@ TEST(ServiceGolden, EveryCorpusCaseThroughDoRender) {
   ASSERT_TRUE(service.Init().ok());
   int passed = 0;
   for (const jinja_test::GoldenCase& g : corpus.cases) {
-    const base::Json& entry = corpus.index.Get(g.template_name);
-    base::Json extra = corpus.conversations.at(g.conversation).Get("extra_vars");
-    if (extra.is_null()) extra = base::Json::MakeObject();
-    if (entry.Get("bos_token").is_string()) extra.Set("bos_token", entry.Get("bos_token"));
-    if (entry.Get("eos_token").is_string()) extra.Set("eos_token", entry.Get("eos_token"));
-    v1::RenderRequest req =
-        template_test::RequestFor(corpus.conversations.at(g.conversation), g.add_generation_prompt, extra);
-    req.set_template_override(corpus.templates.at(g.template_name));
+    const v1::RenderRequest req = template_test::GoldenRequestFor(corpus, g);
     v1::RenderResponse resp;
     absl::Status s = service.DoRender(req, &resp);
     if (g.is_error) {
