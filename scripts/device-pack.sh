@@ -8,10 +8,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${AWQSERVE_BUILD_DIR:-$root/build-cuda}"
 shared="$root/../shared"
 cmake -S "$root" -B "$build" -G Ninja -DAWQSERVE_SERVICES=OFF -DAWQSERVE_CUDA=ON >/dev/null
-targets=(gpu_w4a16_test gpu_ops_test gpu_tiny_models_test)
-[ -f "$root/bench/engine/CMakeLists.txt" ] && targets+=(engine_bench full_width_logits kernel_bench)
+# AWQSERVE_DEVICE_TARGETS: a space-separated subset to build and pack (default: every GPU test and bench).
+read -r -a targets <<<"${AWQSERVE_DEVICE_TARGETS:-gpu_w4a16_test gpu_ops_test gpu_tiny_models_test engine_bench full_width_logits kernel_bench}"
 ninja -C "$build" -j "$(nproc)" "${targets[@]}"
-carry="$root/.carry"
+# AWQSERVE_CARRY_DIR: where to pack (default .carry; any .carry* folder is ignored by git).
+carry="${AWQSERVE_CARRY_DIR:-$root/.carry}"
 rm -rf "$carry" && mkdir -p "$carry/bin" "$carry/lib" "$carry/shared/assets" "$carry/shared/tools" "$carry/shared/bench"
 for t in "${targets[@]}"; do
   f=$(find "$build" -name "$t" -type f -perm -u+x | head -1)
