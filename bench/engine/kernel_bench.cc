@@ -130,25 +130,36 @@ int main(int argc, char** argv) {
       run(name.c_str(), B, B, [](int t) { return t; }, [&](int) { return ctx; });
     }
     run("prefill2048", 2048, 1, [](int) { return 0; }, [](int t) { return t; });
-    // The flash kernel on the same 2048-token prefill.
-    std::vector<int32_t> tables(max_blocks), tiles;
-    for (int i = 0; i < max_blocks; ++i) tables[i] = i;
-    const int tile_rows = inference::cuda::FlashTileRows(kHeads / kKvHeads);
-    for (int t = 0; t < 2048; t += tile_rows) tiles.insert(tiles.end(), {t, tile_rows, 0, t});
-    int32_t *dt, *dtiles;
-    cudaMalloc(&dt, tables.size() * 4);
-    cudaMalloc(&dtiles, tiles.size() * 4);
-    cudaMemcpy(dt, tables.data(), tables.size() * 4, cudaMemcpyHostToDevice);
-    cudaMemcpy(dtiles, tiles.data(), tiles.size() * 4, cudaMemcpyHostToDevice);
-    inference::cuda::FlashPrefillParams f;
-    f.q = q.as<__half>(), f.ldq = (kHeads + 2 * kKvHeads) * kHeadDim, f.k_cache = kc.as<__half>(), f.v_cache = vc.as<__half>();
-    f.block_tables = dt, f.max_blocks = max_blocks, f.block_size = block;
-    f.tiles = reinterpret_cast<const inference::cuda::FlashTile*>(dtiles), f.num_tiles = static_cast<int>(tiles.size() / 4);
-    f.heads = kHeads, f.kv_heads = kKvHeads, f.head_dim = kHeadDim, f.window = 4096, f.scale = 0.088f, f.out = out.as<__half>();
-    const double ms = TimeMs([&] { inference::cuda::LaunchFlashPrefill(f, nullptr); });
-    std::printf("attention %-16s %10.4f ms\n", "flash_prefill2048", ms);
-    res.Set("attention_flash_prefill2048_ms", base::Json(ms));
-    cudaFree(dt), cudaFree(dtiles);
+    // The flash kernel on one sequence's prefill of T tokens (from position 0, window 4096), with its useful
+    // TFLOP/s: 4 * head_dim * heads FLOP (Q K^T and P V, a multiply-add each) per attended (query, key) pair.
+    for (int T : {512, 2048, 4096}) {
+      const int flash_window = 4096;
+      std::vector<int32_t> tables((T + block - 1) / block), tiles;
+      for (size_t i = 0; i < tables.size(); ++i) tables[i] = static_cast<int32_t>(i);
+      const int tile_rows = inference::cuda::FlashTileRows(kHeads / kKvHeads);
+      for (int t = 0; t < T; t += tile_rows) tiles.insert(tiles.end(), {t, std::min(tile_rows, T - t), 0, t});
+      Buf fq(size_t{2} * T * (kHeads + 2 * kKvHeads) * kHeadDim), fout(size_t{2} * T * kHeads * kHeadDim);
+      int32_t *dt, *dtiles;
+      cudaMalloc(&dt, tables.size() * 4);
+      cudaMalloc(&dtiles, tiles.size() * 4);
+      cudaMemcpy(dt, tables.data(), tables.size() * 4, cudaMemcpyHostToDevice);
+      cudaMemcpy(dtiles, tiles.data(), tiles.size() * 4, cudaMemcpyHostToDevice);
+      inference::cuda::FlashPrefillParams f;
+      f.q = fq.as<__half>(), f.ldq = (kHeads + 2 * kKvHeads) * kHeadDim, f.k_cache = kc.as<__half>(), f.v_cache = vc.as<__half>();
+      f.block_tables = dt, f.max_blocks = static_cast<int>(tables.size()), f.block_size = block;
+      f.tiles = reinterpret_cast<const inference::cuda::FlashTile*>(dtiles), f.num_tiles = static_cast<int>(tiles.size() / 4);
+      f.heads = kHeads, f.kv_heads = kKvHeads, f.head_dim = kHeadDim, f.window = flash_window, f.scale = 0.088f;
+      f.out = fout.as<__half>();
+      const double ms = TimeMs([&] { inference::cuda::LaunchFlashPrefill(f, nullptr); });
+      double pairs = 0;
+      for (int i = 0; i < T; ++i) pairs += std::min(i + 1, flash_window);
+      const double tflops = 4.0 * kHeadDim * kHeads * pairs / (ms * 1e-3) / 1e12;
+      const std::string name = "flash_prefill" + std::to_string(T);
+      std::printf("attention %-16s %10.4f ms %7.1f TFLOP/s\n", name.c_str(), ms, tflops);
+      res.Set("attention_" + name + "_ms", base::Json(ms));
+      res.Set("attention_" + name + "_tflops", base::Json(tflops));
+      cudaFree(dt), cudaFree(dtiles);
+    }
   }
   const cudaError_t err = cudaDeviceSynchronize();
   std::printf("status: %s\n", cudaGetErrorString(err));

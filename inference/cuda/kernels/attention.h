@@ -54,6 +54,9 @@ void LaunchPagedAttention(const PagedAttentionParams& p, cudaStream_t stream);
 // sequence, FlashHeadsPerCta query heads sharing one KV head), streaming the sequence's keys from the paged cache in
 // tiles of kFlashTileK with an online softmax; causal and sliding window through Attends (kv_layout.h). A CTA holds
 // kFlashTileQ (head, query) rows, so the KV tile it loads serves up to 4 heads. head_dim 32, 64 or 128.
+// mma.sync tensor-core products with S, P and O in registers (attention_prefill.cu). Key tiles are aligned to
+// absolute positions, so a row's result is bit-identical whatever tile, launch or chunk split it comes in.
+// Tiles may start mid-sequence (chunked prefill): keys 0..pos come from the cache.
 inline constexpr int kFlashTileQ = 64;
 inline constexpr int kFlashTileK = 64;
 __host__ __device__ constexpr int FlashHeadsPerCta(int group) { return group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1; }

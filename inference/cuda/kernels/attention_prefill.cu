@@ -1,11 +1,23 @@
-// Flash-style prefill attention on the tensor cores (attention.h: FlashPrefillParams). One CTA = 64 (head, query)
-// rows: a tile of consecutive query tokens of one sequence for 1, 2 or 4 query heads of one KV head; 4 warps, 16
-// rows each. Per key tile of 64:
-// K and V are gathered from the paged cache into shared memory, S = Q K^T by WMMA (fp16 in, fp32 out), an online
-// softmax per row in fp32 (Attends decides the mask), P in fp16, O += P V by WMMA with O kept in shared memory.
-#include <mma.h>
+// Flash-style prefill attention on the tensor cores (attention.h: FlashPrefillParams): mma.sync m16n8k16 (fp16 in,
+// fp32 accumulate) through inline PTX, everything between the two matrix products in registers.
+//
+// One CTA = kFlashTileQ (head, query) rows: a tile of consecutive query tokens of one sequence for the
+// FlashHeadsPerCta query heads sharing one KV head; kFlashTileQ / 16 warps, 16 rows each. A warp keeps its Q
+// fragments, its O accumulator and its softmax statistics in registers for the whole key loop. Per key tile of
+// kFlashTileK keys (double-buffered, cp.async gathers the next tile from the paged cache while this one is used):
+//   S = Q K^T           (K B-fragments by ldmatrix from shared memory)
+//   online softmax      (row max / sum over the 4 lanes of a quad by shuffles; exp2 with the scale folded in)
+//   P = fp16(S)         (the S accumulators are already laid out as the A fragments of the next product)
+//   O = O * corr + P V  (V B-fragments by ldmatrix.trans)
+// Key tiles are aligned to multiples of kFlashTileK in absolute positions, and a tile that is wholly masked for a
+// row leaves that row's state bit-identical, so a row's result depends on its own position only: not on the tile
+// it is in, the other sequences of the launch, or where a chunked prefill split its prompt (batch invariance).
+// Tiles wholly outside every row's keys (causal, window) are never visited; only tiles crossing the diagonal or
+// the window's edge evaluate Attends (kv_layout.h) per element.
+#include <cuda_fp16.h>
 
-#include <cfloat>
+#include <cmath>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "inference/cuda/kernels/attention.h"
@@ -14,157 +26,267 @@
 namespace inference::cuda {
 namespace {
 
-using namespace nvcuda;
-
-constexpr int kWarps = kFlashTileQ / 16;
+constexpr int kWarps = kFlashTileQ / 16;  // m16n8k16: 16 query rows per warp
 constexpr int kThreads = kWarps * 32;
-constexpr int kPadHalf = 8;   // row padding (16 bytes) against bank conflicts; keeps WMMA's 16-byte ldm rule
-constexpr int kPadFloat = 4;
+// Three CTAs per SM: registers <= 65536 / (3 * 128) = 170 per thread, enough for head_dim 128's Q (32), O (64)
+// and S (32) fragments; shared memory 3 * 68 KiB fits the SM's 227 KiB.
+constexpr int kMinCtasPerSm = 3;
+// Row padding of 16 bytes: the 8 row addresses of one ldmatrix (row stride HD + 8 halves = 4 banks mod 32 for
+// HD 32, 64 and 128) fall on 8 disjoint groups of 4 banks, so ldmatrix and cp.async are conflict-free.
+constexpr int kPadHalf = 8;
+constexpr float kLog2e = 1.4426950408889634f;
+static_assert(kFlashTileQ % 16 == 0 && kFlashTileK % 16 == 0, "mma tiles");
+static_assert(kFlashTileQ <= kFlashTileK, "Q is staged in a K buffer");
 
 template <int HD>
 struct Smem {
-  static constexpr int ldh = HD + kPadHalf;          // Q, K, V rows (halves)
-  static constexpr int lds = kFlashTileK + kPadFloat;  // S rows (floats)
-  static constexpr int ldp = kFlashTileK + kPadHalf;   // P rows (halves)
-  static constexpr int ldo = HD + kPadFloat;          // O rows (floats)
-  static constexpr size_t q = 0;
-  static constexpr size_t k = q + sizeof(__half) * kFlashTileQ * ldh;
-  static constexpr size_t v = k + sizeof(__half) * kFlashTileK * ldh;
-  static constexpr size_t s = v + sizeof(__half) * kFlashTileK * ldh;
-  static constexpr size_t pm = s + sizeof(float) * kFlashTileQ * lds;
-  static constexpr size_t o = pm + sizeof(__half) * kFlashTileQ * ldp;
-  static constexpr size_t bytes = o + sizeof(float) * kFlashTileQ * ldo;
+  static constexpr int ld = HD + kPadHalf;            // halves per K/V/Q row
+  static constexpr int tile = kFlashTileK * ld;        // halves per K or V tile
+  // Stage s (0, 1): K at (2s) * tile, V at (2s + 1) * tile. Q passes through stage 1's K before the loop.
+  static constexpr size_t bytes = sizeof(__half) * 4 * tile;
 };
 
-template <int HD>
-__global__ void __launch_bounds__(kThreads) FlashPrefillKernel(FlashPrefillParams p) {
-  using L = Smem<HD>;
-  extern __shared__ __align__(128) unsigned char smem[];
-  __half* qs = reinterpret_cast<__half*>(smem + L::q);
-  __half* ks = reinterpret_cast<__half*>(smem + L::k);
-  __half* vs = reinterpret_cast<__half*>(smem + L::v);
-  float* ss = reinterpret_cast<float*>(smem + L::s);
-  __half* ps = reinterpret_cast<__half*>(smem + L::pm);
-  float* os = reinterpret_cast<float*>(smem + L::o);
-  constexpr int kChunks = HD / 8;  // 16-byte chunks per row
+__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
 
-  const FlashTile tile = p.tiles[blockIdx.x];
+// 16 bytes global -> shared, bypassing L1; zeros when !valid (src is then not read).
+__device__ __forceinline__ void CpAsync16(uint32_t dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void CpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+__device__ __forceinline__ void Ldmatrix4(uint32_t addr, uint32_t (&r)[4]) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void Ldmatrix4Trans(uint32_t addr, uint32_t (&r)[4]) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+// c += a * b for a 16x16 fp16 A (row-major fragment), a 16x8 fp16 B (column fragment), fp32 C.
+__device__ __forceinline__ void Mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// 2^x; 2^-inf = 0.
+__device__ __forceinline__ float Exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+__device__ __forceinline__ uint32_t PackHalf2(float lo, float hi) {
+  const __half2 h = __floats2half2_rn(lo, hi);  // lo in the low 16 bits: the lower column of the fragment
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+// j / d without a division: (j * ceil(2^32 / d)) >> 32, exact while j * d < 2^32 (ValidateFlashPrefill bounds the
+// key positions so).
+__device__ __forceinline__ uint64_t FastDivMagic(uint32_t d) { return ((uint64_t{1} << 32) + d - 1) / d; }
+__device__ __forceinline__ int FastDiv(int j, uint64_t magic) {
+  return static_cast<int>((static_cast<uint64_t>(j) * magic) >> 32);
+}
+
+// Keys kb .. kb + kFlashTileK - 1 of the sequence into ks / vs (cp.async, not waited); keys outside [lo, hi] are
+// zeros and their cache blocks are never touched (they may be unallocated or recycled, kv_layout.h).
+template <int HD>
+__device__ __forceinline__ void LoadKv(const FlashPrefillParams& p, const int32_t* table, uint64_t bs_magic, int kvh,
+                                       int kb, int lo, int hi, __half* ks, __half* vs) {
+  constexpr int kChunks = HD / 8;  // 16-byte chunks per row
+  constexpr int kRowsPerPass = kThreads / kChunks;
+  static_assert(kThreads % kChunks == 0 && kFlashTileK % kRowsPerPass == 0, "loader shape");
+  const int c = threadIdx.x % kChunks;
+  const int token_stride = p.kv_heads * HD;
+#pragma unroll
+  for (int kk = threadIdx.x / kChunks; kk < kFlashTileK; kk += kRowsPerPass) {
+    const int j = kb + kk;
+    const bool valid = j >= lo && j <= hi;
+    int64_t off = 0;
+    if (valid) {
+      const int blk = FastDiv(j, bs_magic);
+      const int slot = __ldg(table + blk) * p.block_size + (j - blk * p.block_size);
+      off = static_cast<int64_t>(slot) * token_stride + kvh * HD + 8 * c;
+    }
+    const int s = kk * Smem<HD>::ld + 8 * c;
+    CpAsync16(SmemAddr(ks + s), p.k_cache + off, valid);
+    CpAsync16(SmemAddr(vs + s), p.v_cache + off, valid);
+  }
+}
+
+template <int HD>
+__global__ void __launch_bounds__(kThreads, kMinCtasPerSm) FlashPrefillKernel(FlashPrefillParams p) {
+  using L = Smem<HD>;
+  constexpr int kKd = HD / 16;          // k-steps of Q K^T; pairs of 8-wide dim blocks of O
+  constexpr int kNk = kFlashTileK / 8;  // 8-key blocks of S
+  extern __shared__ __align__(128) unsigned char smem[];
+  __half* const buf = reinterpret_cast<__half*>(smem);
+
+  // Latest tiles (the most keys) first, so the long CTAs do not form the tail.
+  const FlashTile tile = p.tiles[gridDim.x - 1 - blockIdx.x];
   const int group = p.heads / p.kv_heads;
   const int heads_here = FlashHeadsPerCta(group), tile_rows = kFlashTileQ / heads_here;
   const int h_base = blockIdx.y * heads_here, kvh = h_base / group;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane / 4, t4 = lane % 4;  // fragment row (and row + 8), column pair 2 * t4
   const int32_t* table = p.block_tables + static_cast<int64_t>(tile.seq) * p.max_blocks;
-
-  // CTA row r is query r % tile_rows of head h_base + r / tile_rows. Rows past count repeat the last query (never
-  // stored). O = 0.
-  for (int idx = threadIdx.x; idx < kFlashTileQ * kChunks; idx += kThreads) {
-    const int r = idx / kChunks, c = idx % kChunks;
-    const int row = tile.row0 + min(r % tile_rows, tile.count - 1), h = h_base + r / tile_rows;
-    *reinterpret_cast<uint4*>(qs + r * L::ldh + 8 * c) =
-        *reinterpret_cast<const uint4*>(p.q + row * p.ldq + h * HD + 8 * c);
-  }
-  for (int idx = threadIdx.x; idx < kFlashTileQ * HD; idx += kThreads) os[(idx / HD) * L::ldo + idx % HD] = 0.f;
-
-  // Row statistics: lanes 2i and 2i+1 share row warp*16 + i, each owning half of its columns.
-  const int r = warp * 16 + lane / 2, half_sel = lane % 2;
-  const int qi = r % tile_rows, h = h_base + r / tile_rows;
-  const int qpos = tile.pos0 + qi;
-  const bool row_valid = qi < tile.count;
-  float m = -FLT_MAX, l = 0.f;
-
-  const int hi = tile.pos0 + tile.count - 1;
+  const int hi = tile.pos0 + tile.count - 1;  // the tile's last query position: its last key
   const int lo = p.window > 0 ? max(0, tile.pos0 - p.window + 1) : 0;
-  for (int kb = lo; kb <= hi; kb += kFlashTileK) {
-    __syncthreads();  // previous K/V tile fully used
-    for (int idx = threadIdx.x; idx < kFlashTileK * kChunks; idx += kThreads) {
-      const int kk = idx / kChunks, c = idx % kChunks;
-      const int j = kb + kk;
-      uint4 kv = make_uint4(0, 0, 0, 0), vv = kv;
-      if (j <= hi) {
-        const int64_t slot = static_cast<int64_t>(table[j / p.block_size]) * p.block_size + j % p.block_size;
-        const int64_t off = (slot * p.kv_heads + kvh) * HD + 8 * c;
-        kv = *reinterpret_cast<const uint4*>(p.k_cache + off);
-        vv = *reinterpret_cast<const uint4*>(p.v_cache + off);
-      }
-      *reinterpret_cast<uint4*>(ks + kk * L::ldh + 8 * c) = kv;
-      *reinterpret_cast<uint4*>(vs + kk * L::ldh + 8 * c) = vv;
+  const int t_first = lo / kFlashTileK, t_last = hi / kFlashTileK;
+  const uint64_t bs_magic = FastDivMagic(p.block_size);
+
+  // CTA row r is query r % tile_rows of head h_base + r / tile_rows; rows past count repeat the last query (never
+  // stored). Q goes through stage 1's K buffer into registers; key tile t_first into stage 0 meanwhile.
+  {
+    constexpr int kChunks = HD / 8;
+    __half* qs = buf + 2 * L::tile;
+    for (int idx = threadIdx.x; idx < kFlashTileQ * kChunks; idx += kThreads) {
+      const int r = idx / kChunks, c = idx % kChunks;
+      const int64_t row = tile.row0 + min(r % tile_rows, tile.count - 1);
+      const int h = h_base + r / tile_rows;
+      CpAsync16(SmemAddr(qs + r * L::ld + 8 * c), p.q + row * p.ldq + h * HD + 8 * c, true);
     }
+  }
+  LoadKv<HD>(p, table, bs_magic, kvh, t_first * kFlashTileK, lo, hi, buf, buf + L::tile);
+  CpAsyncCommit();
+  CpAsyncWait<0>();
+  __syncthreads();
+  uint32_t qf[kKd][4];
+#pragma unroll
+  for (int kd = 0; kd < kKd; ++kd)
+    Ldmatrix4(SmemAddr(buf + 2 * L::tile + (warp * 16 + lane % 16) * L::ld + kd * 16 + (lane / 16) * 8), qf[kd]);
+  __syncthreads();  // Q read before stage 1 is refilled
+
+  int qpos[2];  // positions of this lane's rows g and g + 8
+#pragma unroll
+  for (int i = 0; i < 2; ++i) qpos[i] = tile.pos0 + min((warp * 16 + g + 8 * i) % tile_rows, tile.count - 1);
+  const float scale = p.scale * kLog2e;  // scores in log2 units
+  float o[2 * kKd][4];
+#pragma unroll
+  for (int n = 0; n < 2 * kKd; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // l: this lane's partial row sums
+
+  for (int t = t_first; t <= t_last; ++t) {
+    const int stage = (t - t_first) & 1;
+    if (t < t_last)
+      LoadKv<HD>(p, table, bs_magic, kvh, (t + 1) * kFlashTileK, lo, hi, buf + (2 - 2 * stage) * L::tile,
+                 buf + (3 - 2 * stage) * L::tile);
+    CpAsyncCommit();
+    CpAsyncWait<1>();  // tile t landed; t + 1 may be in flight
     __syncthreads();
+    const __half* ks = buf + 2 * stage * L::tile;
+    const __half* vs = ks + L::tile;
 
-    // S = Q K^T for this warp's 16 rows.
+    float s[kNk][4];
 #pragma unroll
-    for (int n = 0; n < kFlashTileK / 16; ++n) {
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::fill_fragment(acc, 0.f);
+    for (int n = 0; n < kNk; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
 #pragma unroll
-      for (int d = 0; d < HD / 16; ++d) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b;
-        wmma::load_matrix_sync(a, qs + warp * 16 * L::ldh + d * 16, L::ldh);
-        wmma::load_matrix_sync(b, ks + n * 16 * L::ldh + d * 16, L::ldh);
-        wmma::mma_sync(acc, a, b, acc);
+    for (int kd = 0; kd < kKd; ++kd) {
+#pragma unroll
+      for (int np = 0; np < kNk / 2; ++np) {
+        // Matrices: keys +0..7 / dims +0..7, keys +0..7 / dims +8..15, keys +8..15 / dims +0..7, keys +8..15 /
+        // dims +8..15 = (b0, b1) of key block 2np, (b0, b1) of key block 2np + 1.
+        uint32_t b[4];
+        Ldmatrix4(SmemAddr(ks + (np * 16 + (lane & 7) + (lane >> 4) * 8) * L::ld + kd * 16 + ((lane >> 3) & 1) * 8), b);
+        Mma(s[2 * np], qf[kd], b[0], b[1]);
+        Mma(s[2 * np + 1], qf[kd], b[2], b[3]);
       }
-      wmma::store_matrix_sync(ss + warp * 16 * L::lds + n * 16, acc, L::lds, wmma::mem_row_major);
     }
-    __syncwarp();
 
-    // Online softmax on this lane's 32 columns of row r.
-    float sv[kFlashTileK / 2];
-    float tile_max = -FLT_MAX;
+    const int kb = t * kFlashTileK;
+    const bool unmasked = kb + kFlashTileK - 1 <= tile.pos0 && (p.window <= 0 || kb > hi - p.window);
+    if (unmasked) {
 #pragma unroll
-    for (int c = 0; c < kFlashTileK / 2; ++c) {
-      const int col = half_sel * (kFlashTileK / 2) + c, j = kb + col;
-      const bool valid = row_valid && j <= hi && Attends(qpos, j, p.window);
-      sv[c] = valid ? ss[r * L::lds + col] * p.scale : -FLT_MAX;
-      tile_max = fmaxf(tile_max, sv[c]);
-    }
-    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
-    const float m_new = fmaxf(m, tile_max);
-    const bool any = m_new > -FLT_MAX;
-    const float corr = any ? __expf(m - m_new) : 1.f;
-    float sum = 0.f;
+      for (int n = 0; n < kNk; ++n)
 #pragma unroll
-    for (int c = 0; c < kFlashTileK / 2; ++c) {
-      const float w = sv[c] > -FLT_MAX ? __expf(sv[c] - m_new) : 0.f;
-      sum += w;
-      ps[r * L::ldp + half_sel * (kFlashTileK / 2) + c] = __float2half_rn(w);
+        for (int e = 0; e < 4; ++e) s[n][e] *= scale;
+    } else {
+#pragma unroll
+      for (int n = 0; n < kNk; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          s[n][e] = Attends(qpos[e / 2], kb + n * 8 + 2 * t4 + (e & 1), p.window) ? s[n][e] * scale : -INFINITY;
     }
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    l = l * corr + sum;
-    m = m_new;
-#pragma unroll 8
-    for (int d = half_sel * (HD / 2); d < (half_sel + 1) * (HD / 2); ++d) os[r * L::ldo + d] *= corr;
-    __syncwarp();
 
-    // O += P V for this warp's rows.
+    // Online softmax; a row with no key so far keeps m = -inf and uses 0 as its reference (every p and corr 0).
+    float mx[2] = {m[0], m[1]};
 #pragma unroll
-    for (int d = 0; d < HD / 16; ++d) {
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::load_matrix_sync(acc, os + warp * 16 * L::ldo + d * 16, L::ldo, wmma::mem_row_major);
+    for (int n = 0; n < kNk; ++n) {
+      mx[0] = fmaxf(mx[0], fmaxf(s[n][0], s[n][1]));
+      mx[1] = fmaxf(mx[1], fmaxf(s[n][2], s[n][3]));
+    }
+    float ref[2];
 #pragma unroll
-      for (int k = 0; k < kFlashTileK / 16; ++k) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> b;
-        wmma::load_matrix_sync(a, ps + warp * 16 * L::ldp + k * 16, L::ldp);
-        wmma::load_matrix_sync(b, vs + k * 16 * L::ldh + d * 16, L::ldh);
-        wmma::mma_sync(acc, a, b, acc);
+    for (int i = 0; i < 2; ++i) {
+      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
+      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
+      ref[i] = mx[i] == -INFINITY ? 0.f : mx[i];
+      const float corr = Exp2(m[i] - ref[i]);
+      m[i] = mx[i];
+      l[i] *= corr;
+#pragma unroll
+      for (int n = 0; n < 2 * kKd; ++n) o[n][2 * i] *= corr, o[n][2 * i + 1] *= corr;
+    }
+    uint32_t pf[kNk / 2][4];  // A fragments of P, one per 16 keys
+#pragma unroll
+    for (int n = 0; n < kNk; ++n) {
+      const float p0 = Exp2(s[n][0] - ref[0]), p1 = Exp2(s[n][1] - ref[0]);
+      const float p2 = Exp2(s[n][2] - ref[1]), p3 = Exp2(s[n][3] - ref[1]);
+      l[0] += p0 + p1;
+      l[1] += p2 + p3;
+      pf[n / 2][(n % 2) * 2] = PackHalf2(p0, p1);
+      pf[n / 2][(n % 2) * 2 + 1] = PackHalf2(p2, p3);
+    }
+
+#pragma unroll
+    for (int kk = 0; kk < kNk / 2; ++kk) {
+#pragma unroll
+      for (int dp = 0; dp < kKd; ++dp) {
+        // Transposed matrices: keys +0..7 / dims +0..7, keys +8..15 / dims +0..7, keys +0..7 / dims +8..15,
+        // keys +8..15 / dims +8..15 = (b0, b1) of dim block 2dp, (b0, b1) of dim block 2dp + 1.
+        uint32_t b[4];
+        Ldmatrix4Trans(SmemAddr(vs + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * L::ld + dp * 16 + (lane >> 4) * 8), b);
+        Mma(o[2 * dp], pf[kk], b[0], b[1]);
+        Mma(o[2 * dp + 1], pf[kk], b[2], b[3]);
       }
-      wmma::store_matrix_sync(os + warp * 16 * L::ldo + d * 16, acc, L::ldo, wmma::mem_row_major);
     }
-    __syncwarp();
+    __syncthreads();  // this stage is refilled by the next iteration's prefetch
   }
 
-  if (!row_valid) return;
-  const float inv = 1.f / l;
-  __half* out = p.out + static_cast<int64_t>(tile.row0 + qi) * p.heads * HD + h * HD;
-  for (int d = half_sel * (HD / 2); d < (half_sel + 1) * (HD / 2); ++d) out[d] = __float2half_rn(os[r * L::ldo + d] * inv);
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 1);
+    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 2);
+    const int r = warp * 16 + g + 8 * i, qi = r % tile_rows;
+    if (qi >= tile.count) continue;
+    const float inv = 1.f / l[i];
+    __half* out = p.out + static_cast<int64_t>(tile.row0 + qi) * p.heads * HD + (h_base + r / tile_rows) * HD;
+#pragma unroll
+    for (int n = 0; n < 2 * kKd; ++n)
+      *reinterpret_cast<__half2*>(out + n * 8 + 2 * t4) = __floats2half2_rn(o[n][2 * i] * inv, o[n][2 * i + 1] * inv);
+  }
 }
 
 template <int HD>
 void Launch(const FlashPrefillParams& p, cudaStream_t stream) {
-  static const cudaError_t attr = cudaFuncSetAttribute(
-      FlashPrefillKernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Smem<HD>::bytes));
-  (void)attr;  // a failure surfaces as the launch error the caller checks
+  // Failures surface as the launch error the caller checks.
+  static const cudaError_t attr = [] {
+    cudaFuncSetAttribute(FlashPrefillKernel<HD>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                         cudaSharedmemCarveoutMaxShared);
+    return cudaFuncSetAttribute(FlashPrefillKernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                static_cast<int>(Smem<HD>::bytes));
+  }();
+  (void)attr;
   const int ctas_per_token_tile = p.heads / FlashHeadsPerCta(p.heads / p.kv_heads);
   FlashPrefillKernel<HD><<<dim3(p.num_tiles, ctas_per_token_tile), kThreads, Smem<HD>::bytes, stream>>>(p);
 }
@@ -193,6 +315,17 @@ absl::Status ValidateFlashPrefill(const FlashPrefillParams& p) {
       p.ldq % 8 != 0)
     return absl::InvalidArgumentError(absl::StrCat("flash prefill: heads=", p.heads, " kv_heads=", p.kv_heads,
                                                    " tiles=", p.num_tiles, " ldq=", p.ldq, " unsupported"));
+  // Key positions stay below max_blocks * block_size; the kernel divides them by block_size exactly while
+  // position * block_size < 2^32, and keeps positions and cache slots in 32 bits.
+  if (int64_t{p.max_blocks} * p.block_size * p.block_size >= (int64_t{1} << 32) ||
+      int64_t{p.max_blocks} * p.block_size >= (int64_t{1} << 31))
+    return absl::InvalidArgumentError(absl::StrCat("flash prefill: max_blocks=", p.max_blocks, " x block_size=",
+                                                   p.block_size, " needs max_blocks * block_size^2 < 2^32"));
+  // cp.async moves 16-byte chunks: every row start (q + row * ldq + head * head_dim, cache slots) must be 16-byte
+  // aligned, which ldq % 8 == 0 and head_dim % 8 == 0 give when the base pointers are.
+  const auto misaligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 != 0; };
+  if (misaligned(p.q) || misaligned(p.k_cache) || misaligned(p.v_cache) || misaligned(p.out))
+    return absl::InvalidArgumentError("flash prefill: q, k_cache, v_cache and out must be 16-byte aligned");
   return absl::OkStatus();
 }
 
