@@ -97,9 +97,11 @@ int main(int argc, char** argv) {
   }
   // Attention: decode (B sequences, one query each at position ctx) and a prefill (T queries of one sequence).
   {
-    const int block = 16, ctx = 512;
-    const int max_blocks = 2048 / block + 1;
-    const size_t kv_bytes = size_t{2} * 256 * max_blocks * block * kKvHeads * kHeadDim;
+    const int block = 16, ctx = 512, long_ctx = 4096;
+    const int max_blocks = long_ctx / block + 1;
+    // Every run gives each sequence its own blocks: 256 sequences at ctx 512 is the most (33 blocks each).
+    const size_t pool_blocks = size_t{256} * (ctx / block + 1);
+    const size_t kv_bytes = size_t{2} * pool_blocks * block * kKvHeads * kHeadDim;
     Buf kc(kv_bytes), vc(kv_bytes);
     Buf q(size_t{2} * 2048 * (kHeads + 2 * kKvHeads) * kHeadDim), out(size_t{2} * 2048 * kHeads * kHeadDim);
     auto run = [&](const char* name, int tokens, int seqs, std::function<int(int)> seq_of, std::function<int(int)> pos_of) {
@@ -118,14 +120,21 @@ int main(int argc, char** argv) {
       p.block_tables = dt, p.max_blocks = max_blocks, p.block_size = block, p.query_seq = ds, p.query_pos = dp;
       p.tokens = tokens, p.heads = kHeads, p.kv_heads = kKvHeads, p.head_dim = kHeadDim, p.window = 4096;
       p.scale = 0.088f, p.splits = inference::cuda::PagedAttentionSplits(tokens, kKvHeads, 132);
-      Buf ws(inference::cuda::PagedAttentionWorkspaceBytes(tokens, kHeads, kHeadDim, p.splits));
+      const size_t ws_bytes = inference::cuda::PagedAttentionWorkspaceBytes(tokens, kHeads, kHeadDim, p.splits);
+      Buf ws(ws_bytes);
+      cudaMemset(ws.p, 0, ws_bytes);  // the arrival counters start at zero
       p.workspace = ws.as<float>(), p.out = out.as<__half>();
       const double ms = TimeMs([&] { inference::cuda::LaunchPagedAttention(p, nullptr); });
-      std::printf("attention %-16s %10.4f ms\n", name, ms);
+      std::printf("attention %-20s %10.4f ms %8.1f GB/s\n", name, ms, kv_read / ms / 1e6);
       res.Set(std::string("attention_") + name + "_ms", base::Json(ms));
+      const int used = *std::max_element(qp.begin(), qp.end()) / block + 1;  // blocks per sequence
+      for (int s = 0; s < seqs; ++s)
+        for (int b = 0; b < used; ++b) tables[size_t{1} * s * max_blocks + b] = s * used + b;
+      double kv_read = 0;  // bytes of K and V the queries attend to
+      for (int t = 0; t < tokens; ++t) kv_read += std::min(qp[t] + 1, 4096) * 2.0 * kKvHeads * kHeadDim * 2;
       cudaFree(dt), cudaFree(ds), cudaFree(dp);
     };
-    for (int B : {1, 8, 64, 256}) {
+    for (int B : {1, 8, 32, 64, 128, 256}) {
       const std::string name = "decode_b" + std::to_string(B);
       run(name.c_str(), B, B, [](int t) { return t; }, [&](int) { return ctx; });
     }
@@ -135,7 +144,6 @@ int main(int argc, char** argv) {
     for (int T : {512, 2048, 4096}) {
       const int flash_window = 4096;
       std::vector<int32_t> tables((T + block - 1) / block), tiles;
-      for (size_t i = 0; i < tables.size(); ++i) tables[i] = static_cast<int32_t>(i);
       const int tile_rows = inference::cuda::FlashTileRows(kHeads / kKvHeads);
       for (int t = 0; t < T; t += tile_rows) tiles.insert(tiles.end(), {t, std::min(tile_rows, T - t), 0, t});
       Buf fq(size_t{2} * T * (kHeads + 2 * kKvHeads) * kHeadDim), fout(size_t{2} * T * kHeads * kHeadDim);
@@ -147,6 +155,7 @@ int main(int argc, char** argv) {
       inference::cuda::FlashPrefillParams f;
       f.q = fq.as<__half>(), f.ldq = (kHeads + 2 * kKvHeads) * kHeadDim, f.k_cache = kc.as<__half>(), f.v_cache = vc.as<__half>();
       f.block_tables = dt, f.max_blocks = static_cast<int>(tables.size()), f.block_size = block;
+    run("decode_b1_ctx4096", 1, 1, [](int t) { return t; }, [&](int) { return long_ctx; });
       f.tiles = reinterpret_cast<const inference::cuda::FlashTile*>(dtiles), f.num_tiles = static_cast<int>(tiles.size() / 4);
       f.heads = kHeads, f.kv_heads = kKvHeads, f.head_dim = kHeadDim, f.window = flash_window, f.scale = 0.088f;
       f.out = fout.as<__half>();

@@ -195,8 +195,11 @@ void CheckAttention(int heads, int kv_heads, int hd, int window, std::mt19937* r
     EXPECT_LT(testing::RelErr(testing::ToFloat(out.Download()), want), 2e-3)
         << "flash: heads=" << heads << " kv=" << kv_heads << " hd=" << hd << " window=" << window;
   }
+  std::vector<__half> first;  // every worker count gives the same bits
   for (int splits : {1, 3, PagedAttentionSplits(tokens, kv_heads, 132)}) {
-    DeviceArray<float> ws(PagedAttentionWorkspaceBytes(tokens, heads, hd, splits) / sizeof(float));
+    const size_t ws_bytes = PagedAttentionWorkspaceBytes(tokens, heads, hd, splits);
+    DeviceArray<float> ws(ws_bytes / sizeof(float));
+    cudaMemset(ws.get(), 0, ws_bytes);  // the arrival counters start at zero
     out.Poison();
     PagedAttentionParams p;
     p.q = dq.get(), p.ldq = width, p.k_cache = dk.get(), p.v_cache = dv.get(), p.block_tables = dt.get();
@@ -206,8 +209,11 @@ void CheckAttention(int heads, int kv_heads, int hd, int window, std::mt19937* r
     ASSERT_TRUE(ValidatePagedAttention(p).ok());
     LaunchPagedAttention(p, nullptr);
     ASSERT_CUDA_OK(cudaGetLastError());
-    EXPECT_LT(testing::RelErr(testing::ToFloat(out.Download()), want), 2e-3)
+    const std::vector<__half> got = out.Download();
+    EXPECT_LT(testing::RelErr(testing::ToFloat(got), want), 2e-3)
         << "heads=" << heads << " kv=" << kv_heads << " hd=" << hd << " window=" << window << " splits=" << splits;
+    if (first.empty()) first = got;
+    EXPECT_EQ(std::memcmp(got.data(), first.data(), got.size() * sizeof(__half)), 0) << "splits=" << splits;
   }
 }
 
@@ -219,6 +225,189 @@ TEST(Ops, PagedAttentionMatchesTwinWithWindowEdges) {
   CheckAttention(4, 4, 64, 0, &rng);
   CheckAttention(8, 1, 32, 32, &rng);
   CheckAttention(6, 2, 64, 0, &rng);
+}
+
+// Paged decode attention: one query per sequence at its last position (the decode step), blocks shuffled in the
+// pool, blocks wholly before the window invalid, plus graph-bucket padding rows (a dummy table row holding block 0,
+// position 0). Outputs are compared with the double-precision twin and, across worker counts, bit for bit.
+struct DecodeProblem {
+  int heads = 0, kv_heads = 0, hd = 0, window = 0, block_size = 16, max_blocks = 0, rows = 0;
+  std::vector<int> lens;                // keys cached per sequence; its query sits at position len - 1
+  std::vector<int32_t> tables;          // [seqs + 1][max_blocks]; row `seqs` is the padding row
+  std::vector<int32_t> qseq, qpos;      // per output row
+  std::vector<float> k, v, q;           // pools; q [rows][heads * hd]
+};
+
+DecodeProblem MakeDecodeProblem(int heads, int kv_heads, int hd, int window, std::vector<int> lens, int padding_rows,
+                                std::mt19937* rng) {
+  DecodeProblem d;
+  d.heads = heads, d.kv_heads = kv_heads, d.hd = hd, d.window = window, d.lens = std::move(lens);
+  const int seqs = static_cast<int>(d.lens.size()), bs = d.block_size;
+  int pool = 1;  // block 0 exists for the padding row
+  for (int len : d.lens) d.max_blocks = std::max(d.max_blocks, (len + bs - 1) / bs), pool += (len + bs - 1) / bs;
+  std::vector<int32_t> perm(pool);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), *rng);
+  d.tables.assign(static_cast<size_t>(seqs + 1) * d.max_blocks, kInvalidBlock);
+  for (int s = 0, next = 0; s < seqs; ++s) {
+    const int pos = d.lens[s] - 1, first_key = window > 0 ? std::max(0, pos - window + 1) : 0;
+    for (int b = 0; b * bs < d.lens[s]; ++b, ++next)
+      if ((b + 1) * bs - 1 >= first_key) d.tables[static_cast<size_t>(s) * d.max_blocks + b] = perm[next];
+    d.qseq.push_back(s), d.qpos.push_back(pos);
+  }
+  d.tables[static_cast<size_t>(seqs) * d.max_blocks] = 0;  // the padding row: block 0, as the backend writes it
+  for (int i = 0; i < padding_rows; ++i) d.qseq.push_back(seqs), d.qpos.push_back(0);
+  d.rows = static_cast<int>(d.qseq.size());
+  d.k = testing::RandomHalfValues(static_cast<size_t>(pool) * bs * kv_heads * hd, -1, 1, rng);
+  d.v = testing::RandomHalfValues(d.k.size(), -1, 1, rng);
+  d.q = testing::RandomHalfValues(static_cast<size_t>(d.rows) * heads * hd, -2, 2, rng);
+  return d;
+}
+
+// Offset in the pool of (sequence-table row, position j, KV head).
+size_t DecodeKeyOffset(const DecodeProblem& d, int table_row, int j, int kvh) {
+  const int32_t blk = d.tables[static_cast<size_t>(table_row) * d.max_blocks + j / d.block_size];
+  return ((static_cast<size_t>(blk) * d.block_size + j % d.block_size) * d.kv_heads + kvh) * d.hd;
+}
+
+std::vector<double> DecodeTwin(const DecodeProblem& d, int row) {
+  const int width = d.heads * d.hd, pos = d.qpos[row];
+  std::vector<double> want(width, 0.0);
+  for (int h = 0; h < d.heads; ++h) {
+    const int kvh = h / (d.heads / d.kv_heads);
+    std::vector<double> scores;
+    std::vector<size_t> keys;
+    for (int j = 0; j <= pos; ++j) {
+      if (!Attends(pos, j, d.window)) continue;
+      const size_t off = DecodeKeyOffset(d, d.qseq[row], j, kvh);
+      double dot = 0;
+      for (int i = 0; i < d.hd; ++i) dot += double(d.q[static_cast<size_t>(row) * width + h * d.hd + i]) * d.k[off + i];
+      scores.push_back(dot / std::sqrt(double(d.hd)));
+      keys.push_back(off);
+    }
+    const double mx = *std::max_element(scores.begin(), scores.end());
+    double sum = 0;
+    for (double& x : scores) sum += (x = std::exp(x - mx));
+    for (size_t e = 0; e < scores.size(); ++e)
+      for (int i = 0; i < d.hd; ++i) want[h * d.hd + i] += scores[e] / sum * d.v[keys[e] + i];
+  }
+  return want;
+}
+
+struct DecodeDevice {
+  explicit DecodeDevice(const DecodeProblem& d)
+      : q(testing::ToHalf(d.q)), k(testing::ToHalf(d.k)), v(testing::ToHalf(d.v)), tables(d.tables), qseq(d.qseq),
+        qpos(d.qpos), out(static_cast<size_t>(d.rows) * d.heads * d.hd) {}
+  DeviceArray<__half> q, k, v;
+  DeviceArray<int32_t> tables, qseq, qpos;
+  DeviceArray<__half> out;
+};
+
+// One launch over `rows` (empty: every row, no indirection) with `splits` workers; the output's raw fp16 bits
+// (rows not launched stay poisoned).
+std::vector<uint16_t> RunDecode(const DecodeProblem& d, DecodeDevice* dev, const std::vector<int32_t>& rows, int splits) {
+  const int tokens = rows.empty() ? d.rows : static_cast<int>(rows.size());
+  const size_t ws_bytes = PagedAttentionWorkspaceBytes(tokens, d.heads, d.hd, splits);
+  DeviceArray<float> ws(ws_bytes / sizeof(float));
+  cudaMemset(ws.get(), 0, ws_bytes);  // the arrival counters start at zero
+  std::vector<int32_t> rows_or_dummy = rows.empty() ? std::vector<int32_t>{0} : rows;
+  DeviceArray<int32_t> drows(rows_or_dummy);
+  dev->out.Poison();
+  PagedAttentionParams p;
+  p.q = dev->q.get(), p.ldq = d.heads * d.hd, p.k_cache = dev->k.get(), p.v_cache = dev->v.get();
+  p.block_tables = dev->tables.get(), p.max_blocks = d.max_blocks, p.block_size = d.block_size;
+  p.rows = rows.empty() ? nullptr : drows.get(), p.query_seq = dev->qseq.get(), p.query_pos = dev->qpos.get();
+  p.tokens = tokens, p.heads = d.heads, p.kv_heads = d.kv_heads, p.head_dim = d.hd, p.window = d.window;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(d.hd)), p.splits = splits, p.workspace = ws.get(), p.out = dev->out.get();
+  EXPECT_TRUE(ValidatePagedAttention(p).ok()) << ValidatePagedAttention(p);
+  LaunchPagedAttention(p, nullptr);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  const std::vector<__half> h = dev->out.Download();
+  std::vector<uint16_t> bits(h.size());
+  for (size_t i = 0; i < h.size(); ++i) bits[i] = static_cast<__half_raw>(h[i]).x;
+  return bits;
+}
+
+std::vector<float> RowOf(const std::vector<uint16_t>& bits, int row, int width) {
+  std::vector<float> out(width);
+  for (int i = 0; i < width; ++i) out[i] = HalfToFloat(bits[static_cast<size_t>(row) * width + i]);
+  return out;
+}
+
+void CheckDecode(int heads, int kv_heads, int hd, int window, std::mt19937* rng) {
+  const std::vector<int> lens = {1, 15, 16, 17, 511, 4097, 4200, 700};
+  const DecodeProblem d = MakeDecodeProblem(heads, kv_heads, hd, window, lens, /*padding_rows=*/2, rng);
+  DecodeDevice dev(d);
+  const int width = heads * hd;
+  const std::string shape = "heads=" + std::to_string(heads) + " kv=" + std::to_string(kv_heads) +
+                            " hd=" + std::to_string(hd) + " window=" + std::to_string(window);
+  std::vector<uint16_t> first;
+  for (int splits : {1, 2, PagedAttentionSplits(d.rows, kv_heads, 132), kAttentionMaxSplits}) {
+    const std::vector<uint16_t> got = RunDecode(d, &dev, {}, splits);
+    if (first.empty()) {
+      for (int r = 0; r < d.rows; ++r)
+        EXPECT_LT(testing::RelErr(RowOf(got, r, width), DecodeTwin(d, r)), 2e-3)
+            << shape << " row " << r << " pos " << d.qpos[r];
+      first = got;
+    } else {
+      EXPECT_TRUE(got == first) << shape << ": splits=" << splits << " changed the bits";
+    }
+  }
+  // The rows indirection: a shuffled subset (with a padding row), the others untouched.
+  const std::vector<int32_t> subset = {9, 5, 0, 7, 3};
+  for (int splits : {1, PagedAttentionSplits(static_cast<int>(subset.size()), kv_heads, 132)}) {
+    const std::vector<uint16_t> got = RunDecode(d, &dev, subset, splits);
+    for (int r = 0; r < d.rows; ++r) {
+      const bool chosen = std::find(subset.begin(), subset.end(), r) != subset.end();
+      for (int i = 0; i < width; ++i) {
+        const size_t at = static_cast<size_t>(r) * width + i;
+        if (chosen) ASSERT_EQ(got[at], first[at]) << shape << " rows: row " << r << " splits " << splits;
+        else ASSERT_EQ(got[at], 0xFFFF) << shape << " rows: row " << r << " written";
+      }
+    }
+  }
+}
+
+TEST(Ops, PagedDecodeMatchesTwinForGroupsHeadDimsAndContexts) {
+  std::mt19937 rng(16);
+  for (int group : {1, 4, 8})
+    for (int hd : {64, 128}) CheckDecode(2 * group, 2, hd, 4096, &rng);
+  CheckDecode(32, 8, 128, 0, &rng);  // Mistral's shape without a window: 4200 keys in 22 splits of 192
+  CheckDecode(12, 4, 32, 4096, &rng);  // group 3 rides on the group-4 kernel
+}
+
+// The same query over the same keys gives the same bits alone (one sequence, 32 workers) and as row 13 of 32
+// sequences of mixed lengths (3 workers), with its blocks elsewhere in the pool.
+TEST(Ops, PagedDecodeIsBatchInvariant) {
+  std::mt19937 rng(17);
+  const int heads = 32, kv_heads = 8, hd = 128, window = 4096, width = heads * hd;
+  for (int len : {700, 4500}) {
+    std::vector<int> lens(32);
+    std::uniform_int_distribution<int> any_len(1, 3000);
+    for (int& l : lens) l = any_len(rng);
+    const int target = 13;
+    lens[target] = len;
+    const DecodeProblem batch = MakeDecodeProblem(heads, kv_heads, hd, window, lens, 0, &rng);
+    DecodeProblem alone = MakeDecodeProblem(heads, kv_heads, hd, window, {len}, 0, &rng);
+    for (int j = std::max(0, len - window); j < len; ++j)
+      for (int kvh = 0; kvh < kv_heads; ++kvh) {
+        const size_t from = DecodeKeyOffset(batch, target, j, kvh), to = DecodeKeyOffset(alone, 0, j, kvh);
+        std::copy_n(batch.k.begin() + from, hd, alone.k.begin() + to);
+        std::copy_n(batch.v.begin() + from, hd, alone.v.begin() + to);
+      }
+    std::copy_n(batch.q.begin() + static_cast<size_t>(target) * width, width, alone.q.begin());
+    DecodeDevice batch_dev(batch), alone_dev(alone);
+    const int batch_splits = PagedAttentionSplits(32, kv_heads, 132), alone_splits = PagedAttentionSplits(1, kv_heads, 132);
+    ASSERT_NE(batch_splits, alone_splits);
+    const std::vector<uint16_t> in_batch = RunDecode(batch, &batch_dev, {}, batch_splits);
+    const std::vector<uint16_t> by_itself = RunDecode(alone, &alone_dev, {}, alone_splits);
+    const std::vector<uint16_t> one_worker = RunDecode(batch, &batch_dev, {}, 1);
+    EXPECT_LT(testing::RelErr(RowOf(by_itself, 0, width), DecodeTwin(alone, 0)), 2e-3) << "len " << len;
+    const std::vector<uint16_t> target_row(in_batch.begin() + static_cast<size_t>(target) * width,
+                                           in_batch.begin() + static_cast<size_t>(target + 1) * width);
+    EXPECT_TRUE(target_row == by_itself) << "len " << len << ": alone and in a batch of 32 differ";
+    EXPECT_TRUE(in_batch == one_worker) << "len " << len << ": 1 and " << batch_splits << " workers differ";
+  }
 }
 
 TEST(Ops, ArgmaxMatchesCpuSampler) {

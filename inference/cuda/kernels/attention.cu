@@ -1,8 +1,14 @@
-// Paged attention (attention.h). Pass 1: each warp runs an online softmax over its share of the keys for all the
-// query heads of one KV head and stores (max, sum, unnormalized output); pass 2 merges the partials of all warps
-// and splits of a (token, head).
+// Paged decode attention (attention.h). A CTA (kAttentionWarps warps) serves one (worker, KV head, query) and all
+// the query heads of that KV head. Worker w takes the query's splits w, w + workers, ... (PagedAttentionKeySplits).
+// Inside a split, each row group of RowShape::kLanes lanes reads whole K/V rows in 16-byte vectors and runs its
+// own online softmax over every kSlots-th key (scores reduced across the row's lanes only); the CTA then merges
+// its row groups in slot order into one split record (max, sum, unnormalized output). Records are folded in split
+// order with Merge: in registers when one worker holds all the splits, else by the worker that arrives last (an
+// arrival counter per (query, KV head) in the workspace). Same records, same order, same Merge: same bits.
+// Scores live in the log2 domain (q is pre-scaled by scale * log2(e)).
 #include <algorithm>
 #include <cfloat>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "inference/cuda/kernels/attention.h"
@@ -10,167 +16,350 @@
 namespace inference::cuda {
 namespace {
 
-constexpr int kPartials = 1;  // records per split (the CTA merges its warps)
-constexpr int kMaxGridZ = 65535;            // tokens ride on gridDim.z
-constexpr int kKeysPerIter = 4;             // keys a warp works on at once
+constexpr int kThreads = kAttentionWarps * 32;
+constexpr int kMaxGridZ = 65535;  // queries ride on gridDim.z
+constexpr float kLog2e = 1.4426950408889634f;
+// Resident CTAs per SM the worker count aims at: ~170 registers a thread allow 3, short CTAs leave room for more.
+constexpr int kCtasPerSm = 4;
+// Records the last worker loads before folding them: independent loads overlap their latency.
+constexpr int kFoldBatch = 4;
 
-// Partial record: [max, sum, out[head_dim]], indexed by the compact query index (blockIdx), not the row.
-__device__ __forceinline__ float* Partial(const PagedAttentionParams& p, int t, int h, int part) {
-  const int per_head = p.splits * kPartials;
-  return p.workspace + ((static_cast<int64_t>(t) * p.heads + h) * per_head + part) * (p.head_dim + 2);
+// A split record: out[head_dim], max, sum and 2 floats of padding (records stay 16-byte aligned).
+__host__ __device__ constexpr int RecordFloats(int head_dim) { return head_dim + 4; }
+// Per query: heads x kAttentionMaxSplits records, then one arrival counter per KV head (heads words, rounded to 4),
+// so a query's counters sit at the same place whatever the launch's token count.
+__host__ __device__ constexpr int64_t QueryFloats(int heads, int head_dim) {
+  return int64_t{heads} * kAttentionMaxSplits * RecordFloats(head_dim) + (heads + 3) / 4 * 4;
 }
 
+// How a warp covers key rows of head_dim HD halves: kLanes lanes per row, each holding kVecs 16-byte vectors; lane
+// column c holds dims v * kLanes * 8 + c * 8 + [0, 8) of vector v, so a warp load reads whole 128-byte segments.
 template <int HD>
-__global__ void __launch_bounds__(kAttentionWarps * 32) AttentionKernel(PagedAttentionParams p) {
-  constexpr int E = HD >= 32 ? HD / 32 : 1;  // elements of a head each lane holds (lanes >= HD idle when HD < 32)
-  const int split = blockIdx.x, kvh = blockIdx.y, t = p.rows ? p.rows[blockIdx.z] : blockIdx.z;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int group = p.heads / p.kv_heads;
+struct RowShape {
+  static constexpr int kLanes = HD >= 64 ? 8 : HD / 8;
+  static constexpr int kVecs = HD / (8 * kLanes);              // 2 at head_dim 128
+  static constexpr int kElems = 8 * kVecs;                     // elements of a row per lane
+  static constexpr int kPerWarp = 32 / kLanes;                 // rows per warp load
+  static constexpr int kSlots = kAttentionWarps * kPerWarp;    // row groups (online softmaxes) per CTA
+};
+
+// Keys each row group loads per round (K and V of all of them in flight at once): 4, or 2 where the group's
+// accumulators (G x kElems floats) would otherwise leave too few registers.
+template <int HD, int G>
+constexpr int KeysInFlight() { return G * RowShape<HD>::kElems > 64 ? 2 : 4; }
+
+// Output elements of the G heads one thread merges (consecutive, within one head).
+template <int HD, int G>
+constexpr int OwnedElems() { return G * HD >= kThreads ? G * HD / kThreads : 1; }
+
+template <int HD, int G>
+struct Smem {
+  static constexpr int kQ = G * HD;                            // q, scaled, [G][HD]
+  static constexpr int kPartA = RowShape<HD>::kSlots * G * HD; // [slot][G][HD]
+  static constexpr int kPartML = RowShape<HD>::kSlots * G;     // [slot][G], for max and sum each
+  static constexpr size_t kBytes = sizeof(float) * (kQ + kPartA + 2 * kPartML);
+};
+
+__device__ __forceinline__ float Exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+__device__ __forceinline__ uint32_t Word(const uint4& x, int w) { return w == 0 ? x.x : w == 1 ? x.y : w == 2 ? x.z : x.w; }
+
+__device__ __forceinline__ float2 HalvesToFloat2(uint32_t bits) {
+  __half2 h;
+  memcpy(&h, &bits, sizeof(h));
+  return __half22float2(h);
+}
+
+// A partial softmax over some keys, for N output elements of one head: max m, sum l, unnormalized output a.
+template <int N>
+struct Partial {
+  float m, l, a[N];
+};
+
+template <int N>
+__device__ __forceinline__ void Clear(Partial<N>& s) {
+  s.m = -FLT_MAX, s.l = 0.f;
+#pragma unroll
+  for (int i = 0; i < N; ++i) s.a[i] = 0.f;
+}
+
+// Folds r into s. Explicitly rounded products and sums (no FMA contraction): every fold of the same records in the
+// same order gives the same bits, wherever it is inlined.
+template <int N>
+__device__ __forceinline__ void Merge(Partial<N>& s, const Partial<N>& r) {
+  const float m = fmaxf(s.m, r.m);
+  const float alpha = Exp2(s.m - m), beta = Exp2(r.m - m);
+  s.l = __fadd_rn(__fmul_rn(s.l, alpha), __fmul_rn(r.l, beta));
+#pragma unroll
+  for (int i = 0; i < N; ++i) s.a[i] = __fadd_rn(__fmul_rn(s.a[i], alpha), __fmul_rn(r.a[i], beta));
+  s.m = m;
+}
+
+// Record of (query index qi, head h, split s) and the arrival counter of (qi, KV head kvh).
+template <int HD>
+__device__ __forceinline__ float* Record(const PagedAttentionParams& p, int qi, int h, int s) {
+  return p.workspace + qi * QueryFloats(p.heads, HD) + (int64_t{h} * kAttentionMaxSplits + s) * RecordFloats(HD);
+}
+template <int HD>
+__device__ __forceinline__ unsigned int* Counter(const PagedAttentionParams& p, int qi, int kvh) {
+  return reinterpret_cast<unsigned int*>(Record<HD>(p, qi, p.heads, 0)) + kvh;
+}
+
+template <int HD, int G>
+__global__ void __launch_bounds__(kThreads) DecodeAttentionKernel(const PagedAttentionParams p) {
+  using R = RowShape<HD>;
+  constexpr int U = KeysInFlight<HD, G>();
+  constexpr int kRoundKeys = R::kSlots * U;
+  constexpr int kOwn = OwnedElems<HD, G>();
+  extern __shared__ __align__(16) float smem[];
+  float* const q_s = smem;
+  float* const part_a = q_s + Smem<HD, G>::kQ;
+  float* const part_m = part_a + Smem<HD, G>::kPartA;
+  float* const part_l = part_m + Smem<HD, G>::kPartML;
+  __shared__ bool last_worker;
+
+  const int qi = blockIdx.z, kvh = blockIdx.y;
+  const int t = p.rows ? p.rows[qi] : qi;
   const int pos = p.query_pos[t];
-  // Attends(pos, j, window): pos - window < j <= pos.
-  const int lo = p.window > 0 ? max(0, pos - p.window + 1) : 0;
-  const int len = pos + 1 - lo;
-  const int per_split = (len + p.splits - 1) / p.splits;
-  const int begin = lo + split * per_split, end = min(pos + 1, begin + per_split);
+  const int lo = p.window > 0 ? max(0, pos - p.window + 1) : 0;  // Attends(pos, j, window): lo <= j <= pos
+  const AttentionKeySplits ks = PagedAttentionKeySplits(pos + 1 - lo);
+  const int workers = min(p.splits, ks.count);
+  if (static_cast<int>(blockIdx.x) >= workers) return;
+  const int group = p.heads / p.kv_heads;
+
+  const float q_scale = p.scale * kLog2e;
+  const __half* q = p.q + t * p.ldq + kvh * group * HD;
+  for (int i = threadIdx.x; i < G * HD; i += kThreads) q_s[i] = i < group * HD ? __half2float(q[i]) * q_scale : 0.f;
+
   const int32_t* table = p.block_tables + static_cast<int64_t>(p.query_seq[t]) * p.max_blocks;
-  const bool active = lane * E < HD;
+  const int lane = threadIdx.x % 32;
+  const int slot = threadIdx.x / 32 * R::kPerWarp + lane / R::kLanes, col = lane % R::kLanes;
+  const int64_t token_stride = static_cast<int64_t>(p.kv_heads) * HD;
+  const __half* k_lane = p.k_cache + kvh * HD + col * 8;
+  const __half* v_lane = p.v_cache + kvh * HD + col * 8;
+  const float* q_lane = q_s + col * 8;
 
-  float q[kAttentionMaxGroup][E], acc[kAttentionMaxGroup][E], m[kAttentionMaxGroup], l[kAttentionMaxGroup];
-#pragma unroll
-  for (int g = 0; g < kAttentionMaxGroup; ++g) {
-    m[g] = -FLT_MAX;
-    l[g] = 0.f;
-#pragma unroll
-    for (int e = 0; e < E; ++e) {
-      acc[g][e] = 0.f;
-      q[g][e] = g < group && active ? __half2float(p.q[t * p.ldq + (kvh * group + g) * HD + lane * E + e]) * p.scale
-                                    : 0.f;
-    }
-  }
-
-  // kKeysPerIter keys per warp iteration: their loads and shuffle chains are independent, which hides latency.
-  for (int j0 = begin + warp * kKeysPerIter; j0 < end; j0 += kAttentionWarps * kKeysPerIter) {
-    float k[kKeysPerIter][E], v[kKeysPerIter][E];
-#pragma unroll
-    for (int u = 0; u < kKeysPerIter; ++u) {
-      const int j = min(j0 + u, end - 1);  // keys past the end are loaded (valid) and masked below
-      const int64_t slot = static_cast<int64_t>(table[j / p.block_size]) * p.block_size + j % p.block_size;
-      const int64_t off = (slot * p.kv_heads + kvh) * HD + lane * E;
-#pragma unroll
-      for (int e = 0; e < E; ++e) {
-        k[u][e] = active ? __half2float(p.k_cache[off + e]) : 0.f;
-        v[u][e] = active ? __half2float(p.v_cache[off + e]) : 0.f;
-      }
-    }
-#pragma unroll
-    for (int g = 0; g < kAttentionMaxGroup; ++g) {
-      if (g >= group) break;
-      float s[kKeysPerIter];
-#pragma unroll
-      for (int u = 0; u < kKeysPerIter; ++u) {
-        s[u] = 0.f;
-#pragma unroll
-        for (int e = 0; e < E; ++e) s[u] = fmaf(q[g][e], k[u][e], s[u]);
-      }
-#pragma unroll
-      for (int o = 16; o > 0; o /= 2)
-#pragma unroll
-        for (int u = 0; u < kKeysPerIter; ++u) s[u] += __shfl_xor_sync(0xffffffffu, s[u], o);
-      float m_new = m[g];
-#pragma unroll
-      for (int u = 0; u < kKeysPerIter; ++u)
-        if (j0 + u < end) m_new = fmaxf(m_new, s[u]);
-      const float corr = __expf(m[g] - m_new);
-      float w[kKeysPerIter];
-      l[g] *= corr;
-#pragma unroll
-      for (int u = 0; u < kKeysPerIter; ++u) {
-        w[u] = j0 + u < end ? __expf(s[u] - m_new) : 0.f;
-        l[g] += w[u];
-      }
-#pragma unroll
-      for (int e = 0; e < E; ++e) {
-        float a = acc[g][e] * corr;
-#pragma unroll
-        for (int u = 0; u < kKeysPerIter; ++u) a = fmaf(w[u], v[u][e], a);
-        acc[g][e] = a;
-      }
-      m[g] = m_new;
-    }
-  }
-
-  // Merge the warps' partial softmaxes in shared memory; one record per (split, head) leaves the CTA.
-  __shared__ float red[kAttentionWarps][kAttentionMaxGroup][HD + 2];
-  for (int g = 0; g < group && g < kAttentionMaxGroup; ++g) {
-    if (lane == 0) red[warp][g][0] = m[g], red[warp][g][1] = l[g];
-    if (active) {
-#pragma unroll
-      for (int e = 0; e < E; ++e) red[warp][g][2 + lane * E + e] = acc[g][e];
-    }
-  }
+  const int e0 = threadIdx.x * kOwn, og = e0 / HD, od = e0 % HD;  // the output elements this thread merges
+  const bool owner = e0 < G * HD;
+  Partial<kOwn> run;
+  Clear(run);
   __syncthreads();
-  for (int idx = threadIdx.x; idx < group * HD; idx += kAttentionWarps * 32) {
-    const int g = idx / HD, d = idx % HD;
-    float mx = -FLT_MAX;
-    for (int w = 0; w < kAttentionWarps; ++w)
-      if (red[w][g][1] > 0.f) mx = fmaxf(mx, red[w][g][0]);
-    float sum = 0.f, out = 0.f;
-    for (int w = 0; w < kAttentionWarps; ++w) {
-      if (red[w][g][1] <= 0.f) continue;
-      const float scale = __expf(red[w][g][0] - mx);
-      sum += red[w][g][1] * scale;
-      out += red[w][g][2 + d] * scale;
+
+  for (int s = blockIdx.x; s < ks.count; s += workers) {
+    const int begin = lo + s * ks.keys, end = min(begin + ks.keys, pos + 1);
+    float m[G], l[G], acc[G][R::kElems];
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      m[g] = -FLT_MAX, l[g] = 0.f;
+#pragma unroll
+      for (int e = 0; e < R::kElems; ++e) acc[g][e] = 0.f;
     }
-    float* rec = Partial(p, blockIdx.z, kvh * group + g, split);
-    if (d == 0) rec[0] = mx, rec[1] = sum;
-    rec[2 + d] = out;
-  }
-}
+    for (int j0 = begin; j0 < end; j0 += kRoundKeys) {
+      uint4 kr[U][R::kVecs], vr[U][R::kVecs];
+      bool valid[U];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int j = j0 + u * R::kSlots + slot;
+        valid[u] = j < end;
+        const int jj = min(j, end - 1);  // past the split: a key of it loaded again, masked below
+        const int64_t row = (static_cast<int64_t>(table[jj / p.block_size]) * p.block_size + jj % p.block_size) * token_stride;
+#pragma unroll
+        for (int v = 0; v < R::kVecs; ++v) {
+          kr[u][v] = __ldg(reinterpret_cast<const uint4*>(k_lane + row + v * R::kLanes * 8));
+          vr[u][v] = __ldg(reinterpret_cast<const uint4*>(v_lane + row + v * R::kLanes * 8));
+        }
+      }
+      // Scores: this lane's partial dot products, summed across the row's lanes.
+      float sc[U][G];
+#pragma unroll
+      for (int u = 0; u < U; ++u)
+#pragma unroll
+        for (int g = 0; g < G; ++g) sc[u][g] = 0.f;
+#pragma unroll
+      for (int v = 0; v < R::kVecs; ++v)
+#pragma unroll
+        for (int w = 0; w < 4; ++w) {
+          float2 kf[U];
+#pragma unroll
+          for (int u = 0; u < U; ++u) kf[u] = HalvesToFloat2(Word(kr[u][v], w));
+#pragma unroll
+          for (int g = 0; g < G; ++g) {
+            const float2 qv = *reinterpret_cast<const float2*>(q_lane + g * HD + v * R::kLanes * 8 + 2 * w);
+#pragma unroll
+            for (int u = 0; u < U; ++u) sc[u][g] = fmaf(qv.y, kf[u].y, fmaf(qv.x, kf[u].x, sc[u][g]));
+          }
+        }
+#pragma unroll
+      for (int o = R::kLanes / 2; o > 0; o /= 2)
+#pragma unroll
+        for (int u = 0; u < U; ++u)
+#pragma unroll
+          for (int g = 0; g < G; ++g) sc[u][g] += __shfl_xor_sync(0xffffffffu, sc[u][g], o);
+      // Online softmax per head (sc becomes the keys' weights), then the weighted V rows.
+      float corr[G];
+#pragma unroll
+      for (int g = 0; g < G; ++g) {
+        float mx = m[g];
+#pragma unroll
+        for (int u = 0; u < U; ++u)
+          if (valid[u]) mx = fmaxf(mx, sc[u][g]);
+        corr[g] = Exp2(m[g] - mx);
+        float sum = 0.f;
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+          sc[u][g] = valid[u] ? Exp2(sc[u][g] - mx) : 0.f;
+          sum += sc[u][g];
+        }
+        l[g] = fmaf(l[g], corr[g], sum);
+        m[g] = mx;
+      }
+#pragma unroll
+      for (int v = 0; v < R::kVecs; ++v)
+#pragma unroll
+        for (int w = 0; w < 4; ++w) {
+          float2 vf[U];
+#pragma unroll
+          for (int u = 0; u < U; ++u) vf[u] = HalvesToFloat2(Word(vr[u][v], w));
+#pragma unroll
+          for (int g = 0; g < G; ++g) {
+            float x = acc[g][v * 8 + 2 * w] * corr[g], y = acc[g][v * 8 + 2 * w + 1] * corr[g];
+#pragma unroll
+            for (int u = 0; u < U; ++u) x = fmaf(sc[u][g], vf[u].x, x), y = fmaf(sc[u][g], vf[u].y, y);
+            acc[g][v * 8 + 2 * w] = x, acc[g][v * 8 + 2 * w + 1] = y;
+          }
+        }
+    }
 
-// One CTA per (token, head), one thread per output element.
-__global__ void CombineKernel(PagedAttentionParams p) {
-  const int t = p.rows ? p.rows[blockIdx.x] : blockIdx.x, h = blockIdx.y, d = threadIdx.x;
-  // One pass, rescaling the running sums whenever a split brings a larger max.
-  float mx = -FLT_MAX, sum = 0.f, out = 0.f;
+    // The split's record: the row groups' partials merged in slot order (max first, then weighted sums).
+    __syncthreads();  // the previous split's partials are consumed
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+#pragma unroll
+      for (int v = 0; v < R::kVecs; ++v) {
+        float4* dst = reinterpret_cast<float4*>(part_a + (slot * G + g) * HD + v * R::kLanes * 8 + col * 8);
+        dst[0] = make_float4(acc[g][v * 8 + 0], acc[g][v * 8 + 1], acc[g][v * 8 + 2], acc[g][v * 8 + 3]);
+        dst[1] = make_float4(acc[g][v * 8 + 4], acc[g][v * 8 + 5], acc[g][v * 8 + 6], acc[g][v * 8 + 7]);
+      }
+      if (col == 0) part_m[slot * G + g] = m[g], part_l[slot * G + g] = l[g];
+    }
+    __syncthreads();
+    if (owner) {
+      Partial<kOwn> rec;
+      Clear(rec);
 #pragma unroll 4
-  for (int i = 0; i < p.splits; ++i) {
-    const float* rec = Partial(p, blockIdx.x, h, i);
-    const float rm = rec[0], rl = rec[1], ro = rec[2 + d];
-    if (rl <= 0.f) continue;
-    const float m_new = fmaxf(mx, rm);
-    const float a = __expf(mx - m_new), b = __expf(rm - m_new);
-    sum = sum * a + rl * b;
-    out = out * a + ro * b;
-    mx = m_new;
+      for (int sl = 0; sl < R::kSlots; ++sl) rec.m = fmaxf(rec.m, part_m[sl * G + og]);
+#pragma unroll 4
+      for (int sl = 0; sl < R::kSlots; ++sl) {
+        const float w = Exp2(part_m[sl * G + og] - rec.m);  // 0 for a slot without keys (max -FLT_MAX)
+        rec.l = fmaf(part_l[sl * G + og], w, rec.l);
+        const float* pa = part_a + (sl * G + og) * HD + od;
+        if constexpr (kOwn % 4 == 0) {
+#pragma unroll
+          for (int i = 0; i < kOwn; i += 4) {
+            const float4 x = *reinterpret_cast<const float4*>(pa + i);
+            rec.a[i] = fmaf(x.x, w, rec.a[i]), rec.a[i + 1] = fmaf(x.y, w, rec.a[i + 1]);
+            rec.a[i + 2] = fmaf(x.z, w, rec.a[i + 2]), rec.a[i + 3] = fmaf(x.w, w, rec.a[i + 3]);
+          }
+        } else {
+#pragma unroll
+          for (int i = 0; i < kOwn; ++i) rec.a[i] = fmaf(pa[i], w, rec.a[i]);
+        }
+      }
+      if (workers == 1) {
+        Merge(run, rec);
+      } else if (og < group) {
+        float* r = Record<HD>(p, qi, kvh * group + og, s);
+#pragma unroll
+        for (int i = 0; i < kOwn; ++i) r[od + i] = rec.a[i];
+        if (od == 0) r[HD] = rec.m, r[HD + 1] = rec.l;
+      }
+    }
   }
-  p.out[static_cast<int64_t>(t) * p.heads * p.head_dim + h * p.head_dim + d] = __float2half_rn(out / sum);
+
+  if (workers > 1) {
+    // The last worker to arrive folds every split's record, in split order.
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      unsigned int* counter = Counter<HD>(p, qi, kvh);
+      last_worker = atomicAdd(counter, 1u) == static_cast<unsigned int>(workers - 1);
+      if (last_worker) *counter = 0u;  // every worker has arrived: ready for the next launch
+    }
+    __syncthreads();
+    if (!last_worker) return;
+    __threadfence();
+    if (owner && og < group) {
+      const float* recs = Record<HD>(p, qi, kvh * group + og, 0);
+      for (int s0 = 0; s0 < ks.count; s0 += kFoldBatch) {
+        Partial<kOwn> r[kFoldBatch];
+#pragma unroll
+        for (int b = 0; b < kFoldBatch; ++b) {
+          Clear(r[b]);
+          if (s0 + b >= ks.count) continue;
+          const float* x = recs + (s0 + b) * RecordFloats(HD);
+          r[b].m = __ldcg(x + HD), r[b].l = __ldcg(x + HD + 1);
+#pragma unroll
+          for (int i = 0; i < kOwn; ++i) r[b].a[i] = __ldcg(x + od + i);
+        }
+#pragma unroll
+        for (int b = 0; b < kFoldBatch; ++b)
+          if (s0 + b < ks.count) Merge(run, r[b]);
+      }
+    }
+  }
+  if (owner && og < group) {
+    __half* out = p.out + static_cast<int64_t>(t) * p.heads * HD + (kvh * group + og) * HD + od;
+#pragma unroll
+    for (int i = 0; i < kOwn; ++i) out[i] = __float2half_rn(__fdiv_rn(run.a[i], run.l));
+  }
 }
 
-// Shape dispatch: head_dim picks the instantiation (lanes hold head_dim / 32 elements each).
+template <int HD, int G>
+void Launch(const PagedAttentionParams& p, cudaStream_t stream) {
+  // Once per instantiation; a failure surfaces as the launch error the caller checks.
+  static const cudaError_t attr = cudaFuncSetAttribute(
+      DecodeAttentionKernel<HD, G>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Smem<HD, G>::kBytes));
+  (void)attr;
+  DecodeAttentionKernel<HD, G><<<dim3(p.splits, p.kv_heads, p.tokens), kThreads, Smem<HD, G>::kBytes, stream>>>(p);
+}
+
+// Shape dispatch: head_dim and the group rounded up to a power of two (extra heads compute on zero queries and
+// are never written).
 struct AttentionEntry {
-  int head_dim;
-  void (*kernel)(PagedAttentionParams);
+  int head_dim, group;
+  void (*launch)(const PagedAttentionParams&, cudaStream_t);
 };
 constexpr AttentionEntry kAttentionTable[] = {
-    {8, AttentionKernel<8>},   {16, AttentionKernel<16>},  {32, AttentionKernel<32>},
-    {64, AttentionKernel<64>}, {128, AttentionKernel<128>},
+    {8, 1, Launch<8, 1>},     {8, 2, Launch<8, 2>},     {8, 4, Launch<8, 4>},     {8, 8, Launch<8, 8>},
+    {16, 1, Launch<16, 1>},   {16, 2, Launch<16, 2>},   {16, 4, Launch<16, 4>},   {16, 8, Launch<16, 8>},
+    {32, 1, Launch<32, 1>},   {32, 2, Launch<32, 2>},   {32, 4, Launch<32, 4>},   {32, 8, Launch<32, 8>},
+    {64, 1, Launch<64, 1>},   {64, 2, Launch<64, 2>},   {64, 4, Launch<64, 4>},   {64, 8, Launch<64, 8>},
+    {128, 1, Launch<128, 1>}, {128, 2, Launch<128, 2>}, {128, 4, Launch<128, 4>}, {128, 8, Launch<128, 8>},
 };
+
+int GroupBucket(int group) { return group <= 1 ? 1 : group <= 2 ? 2 : group <= 4 ? 4 : 8; }
 
 }  // namespace
 
 int PagedAttentionSplits(int tokens, int kv_heads, int sm_count) {
-  constexpr int kWaves = 2;
   const int ctas = std::max(1, tokens * kv_heads);
-  return std::clamp((kWaves * sm_count + ctas - 1) / ctas, 1, kAttentionMaxSplits);
+  return std::clamp((kCtasPerSm * sm_count + ctas - 1) / ctas, 1, kAttentionMaxSplits);
 }
 
 size_t PagedAttentionWorkspaceBytes(int tokens, int heads, int head_dim, int splits) {
-  return static_cast<size_t>(tokens) * heads * splits * kPartials * (head_dim + 2) * sizeof(float);
+  if (splits <= 1) return 0;
+  return static_cast<size_t>(tokens) * static_cast<size_t>(QueryFloats(heads, head_dim)) * sizeof(float);
 }
 
 absl::Status ValidatePagedAttention(const PagedAttentionParams& p) {
-  if (!p.q || !p.k_cache || !p.v_cache || !p.block_tables || !p.query_seq || !p.query_pos || !p.workspace || !p.out)
+  if (!p.q || !p.k_cache || !p.v_cache || !p.block_tables || !p.query_seq || !p.query_pos || !p.out)
     return absl::InvalidArgumentError("paged attention: null pointer");
+  if (p.splits > 1 && !p.workspace)
+    return absl::InvalidArgumentError(absl::StrCat("paged attention: splits=", p.splits, " needs a workspace"));
   const bool hd_ok = std::any_of(std::begin(kAttentionTable), std::end(kAttentionTable),
                                  [&](const AttentionEntry& e) { return e.head_dim == p.head_dim; });
   if (!hd_ok) return absl::InvalidArgumentError(absl::StrCat("paged attention: head_dim=", p.head_dim, " not in {8, 16, 32, 64, 128}"));
@@ -182,14 +371,17 @@ absl::Status ValidatePagedAttention(const PagedAttentionParams& p) {
                                                    " max_blocks=", p.max_blocks, " window=", p.window));
   if (p.splits < 1 || p.splits > kAttentionMaxSplits)
     return absl::InvalidArgumentError(absl::StrCat("paged attention: splits=", p.splits, " outside [1, ", kAttentionMaxSplits, "]"));
+  if (reinterpret_cast<uintptr_t>(p.k_cache) % 16 != 0 || reinterpret_cast<uintptr_t>(p.v_cache) % 16 != 0 ||
+      reinterpret_cast<uintptr_t>(p.workspace) % 16 != 0)
+    return absl::InvalidArgumentError("paged attention: k_cache, v_cache and workspace must be 16-byte aligned");
   return absl::OkStatus();
 }
 
 void LaunchPagedAttention(const PagedAttentionParams& p, cudaStream_t stream) {
+  const int group = GroupBucket(p.heads / p.kv_heads);
   for (const AttentionEntry& e : kAttentionTable) {
-    if (e.head_dim != p.head_dim) continue;
-    e.kernel<<<dim3(p.splits, p.kv_heads, p.tokens), kAttentionWarps * 32, 0, stream>>>(p);
-    CombineKernel<<<dim3(p.tokens, p.heads), p.head_dim, 0, stream>>>(p);
+    if (e.head_dim != p.head_dim || e.group != group) continue;
+    e.launch(p, stream);
     return;
   }
 }

@@ -1,14 +1,19 @@
 // Attention over the paged KV cache (kv_layout.h), for decode and prefill alike: every query token attends to
 // the keys of its own sequence at positions j with Attends(pos, j, window) (kv_layout.h), which this step's
-// RopeKv already wrote to the cache. Grouped-query: one CTA serves the heads/kv_heads query heads that share a
-// KV head. The key range is split across `splits` CTAs and the warps inside each (flash-decoding); a second
-// kernel combines the partial softmaxes. Kernels know nothing of requests; launchers never allocate.
+// RopeKv already wrote to the cache. Kernels know nothing of requests; launchers never allocate.
 //
-// Thread-safety: launchers are reentrant.
+// Paged (decode) attention: one CTA per (worker, KV head, query) serves all heads/kv_heads query heads sharing the
+// KV head, so each K/V byte is read once. A query's keys are cut into splits by PagedAttentionKeySplits, a function
+// of its key count alone; `splits` CTAs (workers) share a query's splits, and the partial softmaxes are folded in
+// split order, so a query's output is bit-identical whatever else is in the launch and whatever `splits` is.
+// The workspace holds the partials and one arrival counter per (query, KV head): zero it once after allocating
+// (cudaMemset); every launch leaves the counters zero again.
+//
+// Thread-safety: launchers are reentrant; launches sharing a workspace must be ordered (one stream).
 //
 //   PagedAttentionParams ap{...};
 //   ap.splits = PagedAttentionSplits(tokens, kv_heads, sm_count);
-//   RETURN_IF_ERROR(ValidatePagedAttention(ap));   // workspace >= PagedAttentionWorkspaceBytes(...)
+//   RETURN_IF_ERROR(ValidatePagedAttention(ap));   // workspace >= PagedAttentionWorkspaceBytes(...), zeroed once
 //   LaunchPagedAttention(ap, stream);
 #pragma once
 
@@ -23,7 +28,25 @@ namespace inference::cuda {
 
 inline constexpr int kAttentionWarps = 4;       // key-parallel warps per CTA
 inline constexpr int kAttentionMaxGroup = 8;    // query heads per KV head
+// Keys per split: one round of loads of a CTA at head_dim 128 (4 warps x 4 rows of 8 lanes x 4 keys in flight),
+// so a split is one wait for memory; at 512 keys a query gets 8 splits per KV head (64 CTAs at batch 1, 8 KV heads).
+inline constexpr int kAttentionSplitKeys = 64;
+// Splits of one query's keys (and workers per (query, KV head)): 32 x 64 keys cover 2048 keys with one round each;
+// longer ranges use multiples of kAttentionSplitKeys per split, so the partial records stay bounded.
 inline constexpr int kAttentionMaxSplits = 32;
+
+// How one query's attended keys (`keys` consecutive positions from its first attended one) are split: `keys` keys
+// per split (the last may hold fewer), `count` splits. Depends on the key count alone (batch invariance).
+struct AttentionKeySplits {
+  int keys;
+  int count;  // 1..kAttentionMaxSplits
+};
+__host__ __device__ constexpr AttentionKeySplits PagedAttentionKeySplits(int keys) {
+  const int n = keys > 1 ? keys : 1;
+  const int span = kAttentionSplitKeys * kAttentionMaxSplits;
+  const int per = kAttentionSplitKeys * ((n + span - 1) / span);
+  return {per, (n + per - 1) / per};
+}
 
 struct PagedAttentionParams {
   const __half* q = nullptr;             // token t, head h at q + t * ldq + h * head_dim (RoPE applied)
@@ -39,13 +62,15 @@ struct PagedAttentionParams {
   int tokens = 0, heads = 0, kv_heads = 0, head_dim = 0;
   int window = 0;                        // 0: none
   float scale = 0;                       // 1/sqrt(head_dim)
-  int splits = 1;                        // CTAs per (token, kv head) along the keys
-  float* workspace = nullptr;            // PagedAttentionWorkspaceBytes
+  int splits = 1;                        // workers (CTAs) per (token, kv head): parallelism only, never the arithmetic
+  float* workspace = nullptr;            // PagedAttentionWorkspaceBytes, zeroed once; may be null when splits == 1
   __half* out = nullptr;                 // [row][heads * head_dim]
 };
 
-// Enough CTAs to fill the chip twice for small batches, one split for large ones.
+// Workers per (token, KV head): enough CTAs for about 4 resident CTAs on every SM at small batches, one for large
+// ones (each worker then takes all of its query's splits in order).
 int PagedAttentionSplits(int tokens, int kv_heads, int sm_count);
+// Partial records and arrival counters for `tokens` queries; 0 when splits == 1 (one worker needs none).
 size_t PagedAttentionWorkspaceBytes(int tokens, int heads, int head_dim, int splits);
 [[nodiscard]] absl::Status ValidatePagedAttention(const PagedAttentionParams& p);
 void LaunchPagedAttention(const PagedAttentionParams& p, cudaStream_t stream);

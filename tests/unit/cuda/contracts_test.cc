@@ -115,16 +115,35 @@ TEST(AttentionValidate, NamesHeadDimGroupAndSplits) {
 }
 
 TEST(AttentionSplits, FillTheChipAndStayBounded) {
-  // Batch 1 on 132 SMs with 8 KV heads: enough splits for two waves, capped.
+  // Workers per (query, KV head) on 132 SMs with 8 KV heads: about 4 CTAs per SM, capped.
   EXPECT_EQ(PagedAttentionSplits(1, 8, 132), kAttentionMaxSplits);
-  EXPECT_EQ(PagedAttentionSplits(8, 8, 132), 5);     // ceil(264 / 64)
+  EXPECT_EQ(PagedAttentionSplits(8, 8, 132), 9);     // ceil(528 / 64)
+  EXPECT_EQ(PagedAttentionSplits(32, 8, 132), 3);
   EXPECT_EQ(PagedAttentionSplits(256, 8, 132), 1);
   for (int t = 1; t <= 512; ++t) {
     const int s = PagedAttentionSplits(t, 8, 132);
     EXPECT_GE(s, 1);
     EXPECT_LE(s, kAttentionMaxSplits);
   }
-  EXPECT_EQ(PagedAttentionWorkspaceBytes(2, 32, 128, 3), size_t{2} * 32 * 3 * 130 * 4);
+  // Per query: 32 records of (out[128], max, sum, 2 pad) per head, then one counter per head; none for one worker.
+  EXPECT_EQ(PagedAttentionWorkspaceBytes(2, 32, 128, 3), size_t{2} * (32 * 32 * 132 + 32) * 4);
+  EXPECT_EQ(PagedAttentionWorkspaceBytes(2, 32, 128, 1), 0u);
+  // The key partition depends on the key count alone: 64-key splits up to 2048 keys, then 32 longer ones.
+  EXPECT_EQ(PagedAttentionKeySplits(1).keys, 64);
+  EXPECT_EQ(PagedAttentionKeySplits(1).count, 1);
+  EXPECT_EQ(PagedAttentionKeySplits(512).count, 8);
+  EXPECT_EQ(PagedAttentionKeySplits(2048).count, 32);
+  EXPECT_EQ(PagedAttentionKeySplits(2049).keys, 128);
+  EXPECT_EQ(PagedAttentionKeySplits(2049).count, 17);
+  EXPECT_EQ(PagedAttentionKeySplits(4096).count, 32);
+  for (int keys = 1; keys <= 40000; ++keys) {
+    const AttentionKeySplits ks = PagedAttentionKeySplits(keys);
+    ASSERT_EQ(ks.keys % kAttentionSplitKeys, 0) << keys;
+    ASSERT_GE(ks.count, 1) << keys;
+    ASSERT_LE(ks.count, kAttentionMaxSplits) << keys;
+    ASSERT_LT((ks.count - 1) * ks.keys, keys) << keys;  // no empty split
+    ASSERT_GE(ks.count * ks.keys, keys) << keys;
+  }
   // Flash tiles: 64 (head, query) rows per CTA, up to 4 heads sharing one KV head.
   EXPECT_EQ(FlashTileRows(4), 16);
   EXPECT_EQ(FlashTileRows(8), 16);
