@@ -93,9 +93,9 @@ absl::Status CudaBackend::Init(const ModelWeights& weights, const CudaBackendOpt
   ASSIGN_OR_RETURN(gate_up_, DeviceBuffer::Allocate(h * T * 2 * c.intermediate_size, "gate_up"));
   ASSIGN_OR_RETURN(act_, DeviceBuffer::Allocate(h * T * c.intermediate_size, "mlp activation"));
   ASSIGN_OR_RETURN(scratch_, DeviceBuffer::Allocate(scratch, "dequant scratch"));
+  ASSIGN_OR_RETURN(attn_ws_, DeviceBuffer::Allocate(attn_ws, "attention workspace"));
   if (attn_ws_.bytes() > 0)  // paged attention's arrival counters start at zero (every launch leaves them so)
     RETURN_IF_CUDA_ERROR(cudaMemset(attn_ws_.as<void>(), 0, attn_ws_.bytes()));
-  ASSIGN_OR_RETURN(attn_ws_, DeviceBuffer::Allocate(attn_ws, "attention workspace"));
   ASSIGN_OR_RETURN(logits_, DeviceBuffer::Allocate(size_t{4} * S * c.vocab_size, "logits"));
 
   // RoPE frequencies exactly as transformers computes them: 1 / base^(2i/d) in fp32.
