@@ -106,8 +106,12 @@ int main(int argc, char** argv) {
     Buf q(size_t{2} * 2048 * (kHeads + 2 * kKvHeads) * kHeadDim), out(size_t{2} * 2048 * kHeads * kHeadDim);
     auto run = [&](const char* name, int tokens, int seqs, std::function<int(int)> seq_of, std::function<int(int)> pos_of) {
       std::vector<int32_t> tables(size_t{1} * seqs * max_blocks), qs(tokens), qp(tokens);
-      for (size_t i = 0; i < tables.size(); ++i) tables[i] = static_cast<int32_t>(i);
       for (int t = 0; t < tokens; ++t) qs[t] = seq_of(t), qp[t] = pos_of(t);
+      const int used = *std::max_element(qp.begin(), qp.end()) / block + 1;  // blocks per sequence
+      for (int s = 0; s < seqs; ++s)
+        for (int b = 0; b < used; ++b) tables[size_t{1} * s * max_blocks + b] = s * used + b;
+      double kv_read = 0;  // bytes of K and V the queries attend to
+      for (int t = 0; t < tokens; ++t) kv_read += std::min(qp[t] + 1, 4096) * 2.0 * kKvHeads * kHeadDim * 2;
       int32_t *dt, *ds, *dp;
       cudaMalloc(&dt, tables.size() * 4);
       cudaMalloc(&ds, tokens * 4);
@@ -127,23 +131,20 @@ int main(int argc, char** argv) {
       const double ms = TimeMs([&] { inference::cuda::LaunchPagedAttention(p, nullptr); });
       std::printf("attention %-20s %10.4f ms %8.1f GB/s\n", name, ms, kv_read / ms / 1e6);
       res.Set(std::string("attention_") + name + "_ms", base::Json(ms));
-      const int used = *std::max_element(qp.begin(), qp.end()) / block + 1;  // blocks per sequence
-      for (int s = 0; s < seqs; ++s)
-        for (int b = 0; b < used; ++b) tables[size_t{1} * s * max_blocks + b] = s * used + b;
-      double kv_read = 0;  // bytes of K and V the queries attend to
-      for (int t = 0; t < tokens; ++t) kv_read += std::min(qp[t] + 1, 4096) * 2.0 * kKvHeads * kHeadDim * 2;
       cudaFree(dt), cudaFree(ds), cudaFree(dp);
     };
     for (int B : {1, 8, 32, 64, 128, 256}) {
       const std::string name = "decode_b" + std::to_string(B);
       run(name.c_str(), B, B, [](int t) { return t; }, [&](int) { return ctx; });
     }
+    run("decode_b1_ctx4096", 1, 1, [](int t) { return t; }, [&](int) { return long_ctx; });
     run("prefill2048", 2048, 1, [](int) { return 0; }, [](int t) { return t; });
     // The flash kernel on one sequence's prefill of T tokens (from position 0, window 4096), with its useful
     // TFLOP/s: 4 * head_dim * heads FLOP (Q K^T and P V, a multiply-add each) per attended (query, key) pair.
     for (int T : {512, 2048, 4096}) {
       const int flash_window = 4096;
       std::vector<int32_t> tables((T + block - 1) / block), tiles;
+      for (size_t i = 0; i < tables.size(); ++i) tables[i] = static_cast<int32_t>(i);
       const int tile_rows = inference::cuda::FlashTileRows(kHeads / kKvHeads);
       for (int t = 0; t < T; t += tile_rows) tiles.insert(tiles.end(), {t, std::min(tile_rows, T - t), 0, t});
       Buf fq(size_t{2} * T * (kHeads + 2 * kKvHeads) * kHeadDim), fout(size_t{2} * T * kHeads * kHeadDim);
@@ -155,7 +156,6 @@ int main(int argc, char** argv) {
       inference::cuda::FlashPrefillParams f;
       f.q = fq.as<__half>(), f.ldq = (kHeads + 2 * kKvHeads) * kHeadDim, f.k_cache = kc.as<__half>(), f.v_cache = vc.as<__half>();
       f.block_tables = dt, f.max_blocks = static_cast<int>(tables.size()), f.block_size = block;
-    run("decode_b1_ctx4096", 1, 1, [](int t) { return t; }, [&](int) { return long_ctx; });
       f.tiles = reinterpret_cast<const inference::cuda::FlashTile*>(dtiles), f.num_tiles = static_cast<int>(tiles.size() / 4);
       f.heads = kHeads, f.kv_heads = kKvHeads, f.head_dim = kHeadDim, f.window = flash_window, f.scale = 0.088f;
       f.out = fout.as<__half>();
