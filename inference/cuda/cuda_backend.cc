@@ -10,9 +10,7 @@
 #include "inference/cuda/cuda_check.h"
 #include "inference/cuda/kernels/attention.h"
 #include "inference/cuda/kernels/elementwise.h"
-#include "inference/cuda/kernels/sampling.h"
 #include "inference/engine/kv_layout.h"
-#include "inference/engine/sampler.h"
 
 namespace inference::cuda {
 namespace {
@@ -24,11 +22,6 @@ int BucketIndex(int seqs) {
   for (int i = 0; i < static_cast<int>(std::size(kGraphBuckets)); ++i)
     if (seqs <= kGraphBuckets[i]) return i;
   return -1;
-}
-
-bool GpuSamplable(const SamplingParams& p) {
-  return p.temperature == 0.0f && p.repetition_penalty == 1.0f && p.presence_penalty == 0.0f &&
-         p.frequency_penalty == 0.0f && p.logprobs_top_n <= 0;
 }
 
 }  // namespace
@@ -114,8 +107,7 @@ absl::Status CudaBackend::Init(const ModelWeights& weights, const CudaBackendOpt
   const size_t meta_bytes = (off_tables_ + static_cast<size_t>(S + 1) * max_blocks_per_seq_) * sizeof(int32_t);  // + padding row
   ASSIGN_OR_RETURN(meta_host_, PinnedBuffer::Allocate(meta_bytes, "step metadata"));
   ASSIGN_OR_RETURN(meta_dev_, DeviceBuffer::Allocate(meta_bytes, "step metadata"));
-  ASSIGN_OR_RETURN(sampled_host_, PinnedBuffer::Allocate(size_t{8} * S, "sampled ids"));
-  ASSIGN_OR_RETURN(sampled_dev_, DeviceBuffer::Allocate(size_t{8} * S, "sampled ids"));
+  ASSIGN_OR_RETURN(sampler_, GpuSampler::Create(S, c.vocab_size, max_len));
 
   KvLayout kv;
   kv.num_layers = c.num_hidden_layers;
@@ -294,15 +286,11 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
     RETURN_IF_ERROR(RunLinear(w.down_proj, act_.as<__half>(), rows, delta, ctx));
   }
   if (sample_rows == 0) return CudaLastError("forward");  // a prefill chunk that samples nothing
-  // Final norm of the sampled rows only (gathered), then the lm_head and the greedy pick.
+  // Final norm of the sampled rows only (gathered), then the lm_head and sampling (gpu_sampler.h).
   const AddRmsNormParams fin{residual, delta, meta + off_sample_, model_.norm, normed, sample_rows, c.hidden_size, eps};
   LaunchAddRmsNorm(fin, stream_);
   RETURN_IF_ERROR(RunLmHead(model_.lm_head, c.vocab_size, c.hidden_size, normed, sample_rows, logits_.as<float>(), ctx));
-  int32_t* ids = sampled_dev_.as<int32_t>();
-  const ArgmaxParams am{logits_.as<float>(), sample_rows, c.vocab_size, ids,
-                        reinterpret_cast<float*>(ids + sample_capacity_)};
-  RETURN_IF_ERROR(ValidateArgmax(am));
-  LaunchArgmax(am, stream_);
+  RETURN_IF_ERROR(sampler_.Launch(logits_.as<float>(), sample_rows, stream_));
   return CudaLastError("forward");
 }
 
@@ -342,30 +330,21 @@ absl::Status CudaBackend::Execute(const StepBatch& batch, StepResult* result) {
     RETURN_IF_ERROR(Run(batch, rows, 0, false));
     return CudaStatus(cudaStreamSynchronize(stream_), "step");
   }
+  // One sampling row per logits row: in a graph row k is sequence k (padding and non-sampling rows idle).
+  sampler_.BeginStep();
+  for (int r = 0; r < sample_rows; ++r) {
+    const int k = graph ? r : sample_seqs[r];
+    const SeqStep* s = k < static_cast<int>(batch.seqs.size()) ? &batch.seqs[k] : nullptr;
+    RETURN_IF_ERROR(s && s->sample ? sampler_.AddRow(*s->sampling, *s->sampler_state) : sampler_.AddIdleRow());
+  }
+  RETURN_IF_ERROR(sampler_.Upload(stream_));
   RETURN_IF_ERROR(Run(batch, rows, sample_rows, graph));
-  const int S = sample_capacity_;
-  RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(sampled_host_.as<int32_t>(), sampled_dev_.as<int32_t>(),
-                                       sizeof(int32_t) * sample_rows, cudaMemcpyDeviceToHost, stream_));
-  RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(sampled_host_.as<int32_t>() + S, sampled_dev_.as<int32_t>() + S,
-                                       sizeof(float) * sample_rows, cudaMemcpyDeviceToHost, stream_));
+  RETURN_IF_ERROR(sampler_.Download(sample_rows, stream_));
   RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));
-  const float* logprobs = reinterpret_cast<const float*>(sampled_host_.as<int32_t>() + S);
-  std::vector<float> row_logits;
   for (size_t i = 0; i < sample_seqs.size(); ++i) {
     const int k = sample_seqs[i];
-    const int logit_row = graph ? k : static_cast<int>(i);
     const SeqStep& s = batch.seqs[k];
-    SampledToken& out = result->tokens[k];
-    if (GpuSamplable(*s.sampling)) {
-      out.id = sampled_host_.as<int32_t>()[logit_row];
-      out.logprob = s.sampling->logprobs_top_n == 0 ? logprobs[logit_row] : 0.f;
-      RecordToken(out.id, s.sampler_state);
-      continue;
-    }
-    row_logits.resize(config_.vocab_size);
-    RETURN_IF_CUDA_ERROR(cudaMemcpy(row_logits.data(), logits_.as<float>() + size_t{1} * logit_row * config_.vocab_size,
-                                    sizeof(float) * config_.vocab_size, cudaMemcpyDeviceToHost));
-    out = SampleToken(row_logits, *s.sampling, s.sampler_state);
+    result->tokens[k] = sampler_.Finish(graph ? k : static_cast<int>(i), *s.sampling, s.sampler_state);
   }
   return absl::OkStatus();
 }
@@ -375,6 +354,10 @@ absl::Status CudaBackend::ExecuteLogits(const StepBatch& batch, std::vector<std:
   std::vector<int> sample_seqs;
   RETURN_IF_ERROR(Prepare(batch, /*graph=*/false, &rows, &sample_seqs));
   if (sample_seqs.empty()) return absl::InvalidArgumentError("batch: no sequence asks for logits (sample=false)");
+  // Idle sampling rows leave the logits as the lm_head wrote them.
+  sampler_.BeginStep();
+  for (size_t i = 0; i < sample_seqs.size(); ++i) RETURN_IF_ERROR(sampler_.AddIdleRow());
+  RETURN_IF_ERROR(sampler_.Upload(stream_));
   RETURN_IF_ERROR(Run(batch, rows, static_cast<int>(sample_seqs.size()), false));
   logits->assign(sample_seqs.size(), std::vector<float>(config_.vocab_size));
   for (size_t i = 0; i < sample_seqs.size(); ++i)

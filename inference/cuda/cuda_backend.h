@@ -4,9 +4,9 @@
 // sequence one token) is replayed from a CUDA graph captured per batch-size bucket; the host waits on the device
 // once per step, to read the sampled ids.
 //
-// Sampling: greedy requests without penalties or top-n logprobs are sampled on the GPU (argmax + logprob; only
-// ids come back). Other requests copy their one logits row to the host and use the engine's sampler
-// (sampler.h), so every request gets exactly the CPU sampler's semantics.
+// Sampling: every request is sampled on the GPU with exactly the CPU sampler's semantics (sampler.h: penalties,
+// temperature, top-k, top-p, min-p, the per-sequence RNG's draw, logprobs and top-n; gpu_sampler.h). Only ids and
+// the asked-for logprobs come back; logits rows never leave the device (ExecuteLogits, for tests, aside).
 //
 // Ownership: owns its device memory, stream, cuBLAS handle and graphs. Thread-safety: engine thread only.
 //
@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "inference/cuda/device_memory.h"
 #include "inference/cuda/device_weights.h"
+#include "inference/cuda/gpu_sampler.h"
 #include "inference/engine/backend.h"
 #include "inference/model/weights.h"
 
@@ -60,7 +61,7 @@ class CudaBackend : public Backend {
   // Validates the batch and fills the pinned metadata; returns the row count (padded to a graph bucket when
   // `graph` and the step is a pure decode) and the sampling sequences.
   [[nodiscard]] absl::Status Prepare(const StepBatch& batch, bool graph, int* rows, std::vector<int>* sample_seqs);
-  // Uploads metadata, runs the forward over `rows` rows, the lm_head and greedy argmax over `sample_rows` (eagerly,
+  // Uploads metadata, runs the forward over `rows` rows, the lm_head and sampling over `sample_rows` (eagerly,
   // or from the bucket's graph when `use_graph`).
   [[nodiscard]] absl::Status Run(const StepBatch& batch, int rows, int sample_rows, bool use_graph);
   [[nodiscard]] absl::Status Forward(int rows, int sample_rows);
@@ -76,8 +77,9 @@ class CudaBackend : public Backend {
   DeviceModel model_;
   DeviceBuffer kv_;  // per layer: K pool then V pool
   DeviceBuffer residual_, normed_, qkv_, attn_, delta_, gate_up_, act_, scratch_, attn_ws_, cublas_ws_, logits_;
-  DeviceBuffer inv_freq_, meta_dev_, sampled_dev_;
-  PinnedBuffer meta_host_, sampled_host_;
+  DeviceBuffer inv_freq_, meta_dev_;
+  PinnedBuffer meta_host_;
+  GpuSampler sampler_;  // rows' sampling parameters, penalty entries and results (sample_capacity_ rows)
   // Offsets (in int32) of the metadata arrays inside meta_host_/meta_dev_.
   size_t off_ids_ = 0, off_pos_ = 0, off_slots_ = 0, off_qseq_ = 0, off_rows_ = 0, off_tiles_ = 0, off_sample_ = 0,
          off_tables_ = 0;

@@ -160,8 +160,24 @@ TEST(ElementwiseValidate, RejectsBadShapes) {
   EXPECT_TRUE(Mentions(ValidateRopeKv(r), "width=31"));
   AddRmsNormParams n{Fake<float>(), nullptr, nullptr, Fake<const __half>(), Fake<__half>(), 2, 64, 0.f};
   EXPECT_TRUE(Mentions(ValidateAddRmsNorm(n), "add_rmsnorm"));
-  ArgmaxParams a{Fake<const float>(), 0, 32000, Fake<int32_t>(), Fake<float>()};
-  EXPECT_TRUE(Mentions(ValidateArgmax(a), "rows=0"));
+}
+
+TEST(SampleValidate, NamesRowsVocabAndNullPointers) {
+  EXPECT_TRUE(Mentions(ValidateSample({}), "null"));
+  SampleParams p;
+  p.logits = Fake<float>(), p.row_params = Fake<const SampleRow>(), p.workspace = Fake<double>();
+  p.ids = Fake<int32_t>(), p.logprobs = Fake<float>(), p.top_ids = Fake<int32_t>(), p.top_logprobs = Fake<float>();
+  p.rows = 256, p.vocab = 32000;
+  EXPECT_TRUE(ValidateSample(p).ok());
+  p.rows = 0;
+  EXPECT_TRUE(Mentions(ValidateSample(p), "rows=0"));
+  p.rows = 1, p.vocab = 0;
+  EXPECT_TRUE(Mentions(ValidateSample(p), "vocab=0"));
+  p.vocab = kMaxSampleVocab + 1;
+  EXPECT_TRUE(Mentions(ValidateSample(p), "vocab=2097153"));
+  p.vocab = 32000, p.workspace = nullptr;
+  EXPECT_TRUE(Mentions(ValidateSample(p), "null"));
+  EXPECT_EQ(SampleWorkspaceBytes(256, 32000), size_t{8} * 256 * 32000);
 }
 
 }  // namespace
