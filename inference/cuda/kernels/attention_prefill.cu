@@ -6,7 +6,7 @@
 // fragments, its O accumulator and its softmax statistics in registers for the whole key loop. Per key tile of
 // kFlashTileK keys (double-buffered, cp.async gathers the next tile from the paged cache while this one is used):
 //   S = Q K^T           (K B-fragments by ldmatrix from shared memory)
-//   online softmax      (row max / sum over the 4 lanes of a quad by shuffles; exp2 with the scale folded in)
+//   online softmax      (row max / sum over the 4 lanes of a quad by shuffles; exp2 of S * scale - max by fma)
 //   P = fp16(S)         (the S accumulators are already laid out as the A fragments of the next product)
 //   O = O * corr + P V  (V B-fragments by ldmatrix.trans)
 // Key tiles are aligned to multiples of kFlashTileK in absolute positions, and a tile that is wholly masked for a
@@ -132,11 +132,13 @@ __global__ void __launch_bounds__(kThreads, kMinCtasPerSm) FlashPrefillKernel(Fl
   extern __shared__ __align__(128) unsigned char smem[];
   __half* const buf = reinterpret_cast<__half*>(smem);
 
-  // Latest tiles (the most keys) first, so the long CTAs do not form the tail.
-  const FlashTile tile = p.tiles[gridDim.x - 1 - blockIdx.x];
+  // CTAs start in blockIdx order: all head groups of the last tile (the most keys) first, the first tile last, so
+  // the long CTAs do not form the tail.
   const int group = p.heads / p.kv_heads;
   const int heads_here = FlashHeadsPerCta(group), tile_rows = kFlashTileQ / heads_here;
-  const int h_base = blockIdx.y * heads_here, kvh = h_base / group;
+  const int head_ctas = p.heads / heads_here;
+  const FlashTile tile = p.tiles[p.num_tiles - 1 - static_cast<int>(blockIdx.x) / head_ctas];
+  const int h_base = (blockIdx.x % head_ctas) * heads_here, kvh = h_base / group;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int g = lane / 4, t4 = lane % 4;  // fragment row (and row + 8), column pair 2 * t4
   const int32_t* table = p.block_tables + static_cast<int64_t>(tile.seq) * p.max_blocks;
@@ -161,29 +163,32 @@ __global__ void __launch_bounds__(kThreads, kMinCtasPerSm) FlashPrefillKernel(Fl
   CpAsyncCommit();
   CpAsyncWait<0>();
   __syncthreads();
-  uint32_t qf[kKd][4];
+  uint32_t qf[kKd][4];  // stage 1 is refilled only after the loop's first barrier
 #pragma unroll
   for (int kd = 0; kd < kKd; ++kd)
     Ldmatrix4(SmemAddr(buf + 2 * L::tile + (warp * 16 + lane % 16) * L::ld + kd * 16 + (lane / 16) * 8), qf[kd]);
-  __syncthreads();  // Q read before stage 1 is refilled
 
   int qpos[2];  // positions of this lane's rows g and g + 8
 #pragma unroll
   for (int i = 0; i < 2; ++i) qpos[i] = tile.pos0 + min((warp * 16 + g + 8 * i) % tile_rows, tile.count - 1);
-  const float scale = p.scale * kLog2e;  // scores in log2 units
+  const float scale = p.scale * kLog2e;  // S * scale: scores in log2 units
   float o[2 * kKd][4];
 #pragma unroll
   for (int n = 0; n < 2 * kKd; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // l: this lane's partial row sums
+  float m[2] = {-INFINITY, -INFINITY};  // running row maxima of S * scale
+  float l[2] = {0.f, 0.f};              // this lane's partial row sums
 
   for (int t = t_first; t <= t_last; ++t) {
+    // One barrier per tile: after it, tile t is visible to all and every warp is done with tile t - 1, whose
+    // stage then receives tile t + 1 while tile t is used.
     const int stage = (t - t_first) & 1;
-    if (t < t_last)
+    CpAsyncWait<0>();
+    __syncthreads();
+    if (t < t_last) {
       LoadKv<HD>(p, table, bs_magic, kvh, (t + 1) * kFlashTileK, lo, hi, buf + (2 - 2 * stage) * L::tile,
                  buf + (3 - 2 * stage) * L::tile);
-    CpAsyncCommit();
-    CpAsyncWait<1>();  // tile t landed; t + 1 may be in flight
-    __syncthreads();
+      CpAsyncCommit();
+    }
     const __half* ks = buf + 2 * stage * L::tile;
     const __half* vs = ks + L::tile;
 
@@ -205,43 +210,42 @@ __global__ void __launch_bounds__(kThreads, kMinCtasPerSm) FlashPrefillKernel(Fl
 
     const int kb = t * kFlashTileK;
     const bool unmasked = kb + kFlashTileK - 1 <= tile.pos0 && (p.window <= 0 || kb > hi - p.window);
-    if (unmasked) {
-#pragma unroll
-      for (int n = 0; n < kNk; ++n)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) s[n][e] *= scale;
-    } else {
+    if (!unmasked) {
 #pragma unroll
       for (int n = 0; n < kNk; ++n)
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          s[n][e] = Attends(qpos[e / 2], kb + n * 8 + 2 * t4 + (e & 1), p.window) ? s[n][e] * scale : -INFINITY;
+          if (!Attends(qpos[e / 2], kb + n * 8 + 2 * t4 + (e & 1), p.window)) s[n][e] = -INFINITY;
     }
 
     // Online softmax; a row with no key so far keeps m = -inf and uses 0 as its reference (every p and corr 0).
-    float mx[2] = {m[0], m[1]};
+    float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int n = 0; n < kNk; ++n) {
       mx[0] = fmaxf(mx[0], fmaxf(s[n][0], s[n][1]));
       mx[1] = fmaxf(mx[1], fmaxf(s[n][2], s[n][3]));
     }
-    float ref[2];
+    float ref[2], corr[2];
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
       mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
-      ref[i] = mx[i] == -INFINITY ? 0.f : mx[i];
-      const float corr = Exp2(m[i] - ref[i]);
-      m[i] = mx[i];
-      l[i] *= corr;
+      const float m_new = fmaxf(m[i], mx[i] * scale);
+      ref[i] = m_new == -INFINITY ? 0.f : m_new;
+      corr[i] = Exp2(m[i] - ref[i]);
+      m[i] = m_new;
+      l[i] *= corr[i];
+    }
+    // Most tiles leave every maximum of the warp unchanged (corr exactly 1): skip the rescale then.
+    if (!__all_sync(0xffffffffu, corr[0] == 1.f && corr[1] == 1.f)) {
 #pragma unroll
-      for (int n = 0; n < 2 * kKd; ++n) o[n][2 * i] *= corr, o[n][2 * i + 1] *= corr;
+      for (int n = 0; n < 2 * kKd; ++n) o[n][0] *= corr[0], o[n][1] *= corr[0], o[n][2] *= corr[1], o[n][3] *= corr[1];
     }
     uint32_t pf[kNk / 2][4];  // A fragments of P, one per 16 keys
 #pragma unroll
     for (int n = 0; n < kNk; ++n) {
-      const float p0 = Exp2(s[n][0] - ref[0]), p1 = Exp2(s[n][1] - ref[0]);
-      const float p2 = Exp2(s[n][2] - ref[1]), p3 = Exp2(s[n][3] - ref[1]);
+      const float p0 = Exp2(fmaf(s[n][0], scale, -ref[0])), p1 = Exp2(fmaf(s[n][1], scale, -ref[0]));
+      const float p2 = Exp2(fmaf(s[n][2], scale, -ref[1])), p3 = Exp2(fmaf(s[n][3], scale, -ref[1]));
       l[0] += p0 + p1;
       l[1] += p2 + p3;
       pf[n / 2][(n % 2) * 2] = PackHalf2(p0, p1);
@@ -260,7 +264,6 @@ __global__ void __launch_bounds__(kThreads, kMinCtasPerSm) FlashPrefillKernel(Fl
         Mma(o[2 * dp + 1], pf[kk], b[2], b[3]);
       }
     }
-    __syncthreads();  // this stage is refilled by the next iteration's prefetch
   }
 
 #pragma unroll
@@ -288,7 +291,7 @@ void Launch(const FlashPrefillParams& p, cudaStream_t stream) {
   }();
   (void)attr;
   const int ctas_per_token_tile = p.heads / FlashHeadsPerCta(p.heads / p.kv_heads);
-  FlashPrefillKernel<HD><<<dim3(p.num_tiles, ctas_per_token_tile), kThreads, Smem<HD>::bytes, stream>>>(p);
+  FlashPrefillKernel<HD><<<p.num_tiles * ctas_per_token_tile, kThreads, Smem<HD>::bytes, stream>>>(p);
 }
 
 // Shape dispatch: head_dim picks the instantiation.
