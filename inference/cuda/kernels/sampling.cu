@@ -72,20 +72,22 @@ __device__ void TopLogprobs(const float* l, const double* e, int vocab, double s
   const float cut = lp(nth.id);
   if (threadIdx.x == 0) s.top_count = 0;
   __syncthreads();
-  u64 ties = 0;
-  for (int base = 0; base < vocab; base += kThreads) {
-    const int i = base + static_cast<int>(threadIdx.x);
-    const float v = i < vocab ? lp(i) : -INFINITY;
-    if (i < vocab && v > cut) {
+  // Each thread's contiguous chunk: the tokens above the cut, then its ties at their rank in id order.
+  int begin, end;
+  sampling::ChunkOf(vocab, &begin, &end);
+  uint32_t ties = 0;
+  for (int i = begin; i < end; ++i) {
+    const float v = lp(i);
+    if (v > cut) {
       const int slot = atomicAdd(&s.top_count, 1);
       s.top_ids[slot] = i, s.top_lps[slot] = v;
     }
-    const bool tie = i < vocab && v == cut;
-    CountMass total;
-    const CountMass incl = BlockScan({0, tie ? 1ull : 0ull}, s, &total);
-    if (tie && ties + incl.mass <= static_cast<u64>(n)) s.tie_ids[ties + incl.mass - 1] = i;
-    ties += total.mass;
+    ties += v == cut;
   }
+  CountMass total;
+  uint32_t rank = BlockScan({ties, 0}, s, &total).count - ties;
+  for (int i = begin; i < end && rank < static_cast<uint32_t>(n); ++i)
+    if (lp(i) == cut) s.tie_ids[rank++] = i;
   __syncthreads();
   if (threadIdx.x == 0) {
     int count = s.top_count;

@@ -30,9 +30,11 @@ struct CountMass {
   u64 mass;
 };
 
+// Bin masses are kept as two 32-bit words (high, low with carries): shared-memory atomics are native for 32 bits,
+// while a 64-bit add would spin on compare-and-swap under the heavy same-bin contention of peaked rows.
 struct Shared {
   uint32_t bin_count[kMaxBins];
-  u64 bin_mass[kMaxBins];
+  uint32_t bin_mass_hi[kMaxBins], bin_mass_lo[kMaxBins];
   int32_t bin_min_id[kLastBins];  // last level: the lowest id of each key (a tie group's first token)
   uint32_t warp_count[kWarps];
   u64 warp_mass[kWarps];
@@ -56,6 +58,26 @@ __device__ __forceinline__ uint32_t Key(float l) {
 
 // exp(l - max) in [0, 1] as a fixed-point integer (scale = 2^(63 - ceil(log2(vocab))), so a row sums below 2^63).
 __device__ __forceinline__ u64 Mass(double e, double scale) { return __double2ull_rn(e * scale); }
+
+__device__ __forceinline__ void AddMass(uint32_t* hi, uint32_t* lo, u64 m) {
+  const uint32_t m_lo = static_cast<uint32_t>(m), m_hi = static_cast<uint32_t>(m >> 32);
+  if (m_hi) atomicAdd(hi, m_hi);
+  if (m_lo) {
+    const uint32_t old = atomicAdd(lo, m_lo);
+    if (old + m_lo < old) atomicAdd(hi, 1u);  // the low word wrapped
+  }
+}
+
+__device__ __forceinline__ u64 BinMass(const Shared& s, int d) {
+  return (u64{s.bin_mass_hi[d]} << 32) + s.bin_mass_lo[d];
+}
+
+// Thread t's contiguous share of ids [0, vocab): [*begin, *end).
+__device__ __forceinline__ void ChunkOf(int vocab, int* begin, int* end) {
+  const int chunk = (vocab + kThreads - 1) / kThreads;
+  *begin = min(vocab, static_cast<int>(threadIdx.x) * chunk);
+  *end = min(vocab, *begin + chunk);
+}
 
 // Inclusive scan over the block in thread order; *total gets the block's sum. Ends synchronized.
 __device__ inline CountMass BlockScan(CountMass v, Shared& s, CountMass* total) {
@@ -119,22 +141,28 @@ __device__ inline void BlockBest(uint32_t* key, int* id, Shared& s) {
 }
 
 // The first id (in id order) whose inclusive cumulative weight(i) reaches target >= 1, or -1 if the row's total
-// stays below it. Tiles of kThreads ids, one block scan each; stops at the tile holding the crossing.
+// stays below it. Each thread sums its contiguous chunk, one block scan places the chunks, and the thread whose
+// chunk holds the crossing walks it.
 template <typename Weight>
 __device__ int FirstReachingInIdOrder(int vocab, u64 target, Weight weight, Shared& s) {
+  int begin, end;
+  ChunkOf(vocab, &begin, &end);
+  u64 local = 0;
+  for (int i = begin; i < end; ++i) local += weight(i);
   if (threadIdx.x == 0) s.hit = -1;
-  __syncthreads();
-  u64 running = 0;
-  for (int base = 0; base < vocab; base += kThreads) {
-    const int i = base + static_cast<int>(threadIdx.x);
-    const u64 w = i < vocab ? weight(i) : 0;
-    CountMass total;
-    const CountMass incl = BlockScan({0, w}, s, &total);
-    if (w > 0 && running + incl.mass - w < target && running + incl.mass >= target) s.hit = i;
-    __syncthreads();
-    if (s.hit >= 0) break;
-    running += total.mass;
+  CountMass total;
+  const CountMass incl = BlockScan({0, local}, s, &total);
+  u64 run = incl.mass - local;
+  if (run < target && incl.mass >= target) {
+    for (int i = begin; i < end; ++i) {
+      run += weight(i);
+      if (run >= target) {
+        s.hit = i;
+        break;
+      }
+    }
   }
+  __syncthreads();
   const int hit = s.hit;
   __syncthreads();
   return hit;
@@ -161,7 +189,7 @@ __device__ inline Pick SelectFirstReaching(const float* logits, const double* e,
     const int shift = LevelShift(level), bins = 1 << LevelBits(level);
     const bool last = level == kLevels - 1;
     for (int b = tid; b < bins; b += kThreads) {
-      s.bin_count[b] = 0, s.bin_mass[b] = 0;
+      s.bin_count[b] = 0, s.bin_mass_hi[b] = 0, s.bin_mass_lo[b] = 0;
       if (last) s.bin_min_id[b] = INT_MAX;
     }
     if (tid == 0) s.found = 0;
@@ -171,7 +199,7 @@ __device__ inline Pick SelectFirstReaching(const float* logits, const double* e,
       if ((k & mask) != prefix) continue;
       const uint32_t d = (k >> shift) & static_cast<uint32_t>(bins - 1);
       atomicAdd(&s.bin_count[d], 1u);
-      atomicAdd(&s.bin_mass[d], Mass(e[i], scale));
+      AddMass(&s.bin_mass_hi[d], &s.bin_mass_lo[d], Mass(e[i], scale));
       if (last) atomicMin(&s.bin_min_id[d], i);
     }
     __syncthreads();
@@ -180,7 +208,7 @@ __device__ inline Pick SelectFirstReaching(const float* logits, const double* e,
     CountMass local{0, 0};
     for (int j = 0; j < per; ++j) {
       const int d = bins - 1 - (tid * per + j);
-      local.count += s.bin_count[d], local.mass += s.bin_mass[d];
+      local.count += s.bin_count[d], local.mass += BinMass(s, d);
     }
     CountMass total;
     const CountMass incl = BlockScan(local, s, &total);
@@ -188,11 +216,11 @@ __device__ inline Pick SelectFirstReaching(const float* logits, const double* e,
     for (int j = 0; j < per; ++j) {
       const int d = bins - 1 - (tid * per + j);
       const u64 before = by_count ? u64{above_count} + run.count : above_mass + run.mass;
-      const u64 weight = by_count ? u64{s.bin_count[d]} : s.bin_mass[d];
+      const u64 weight = by_count ? u64{s.bin_count[d]} : BinMass(s, d);
       if (before < target && before + weight >= target) {
         s.found = 1, s.digit = d, s.above_count = above_count + run.count, s.above_mass = above_mass + run.mass;
       }
-      run.count += s.bin_count[d], run.mass += s.bin_mass[d];
+      run.count += s.bin_count[d], run.mass += BinMass(s, d);
     }
     __syncthreads();
     const bool found = s.found;
@@ -205,7 +233,7 @@ __device__ inline Pick SelectFirstReaching(const float* logits, const double* e,
   }
   // One key left: its tokens share one mass w; the r-th of them (in id order) is the one.
   const uint32_t tied = s.bin_count[digit];
-  const u64 w = s.bin_mass[digit] / tied;
+  const u64 w = BinMass(s, digit) / tied;
   const u64 r = by_count ? target - above_count : (target - above_mass + w - 1) / w;
   Pick pick;
   pick.pos = static_cast<int>(above_count + r - 1);
