@@ -110,6 +110,12 @@ TEST(AttentionValidate, NamesHeadDimGroupAndSplits) {
   EXPECT_TRUE(ValidateFlashPrefill(f).ok());
   f.head_dim = 8;
   EXPECT_TRUE(Mentions(ValidateFlashPrefill(f), "head_dim=8"));
+  f.head_dim = 128, f.max_blocks = 1 << 18;  // positions up to 2^22: position * block_size reaches 2^26 < 2^32
+  EXPECT_TRUE(ValidateFlashPrefill(f).ok());
+  f.max_blocks = 1 << 25;  // position * block_size would pass 2^32: the kernel's 32-bit division is inexact
+  EXPECT_TRUE(Mentions(ValidateFlashPrefill(f), "max_blocks=33554432"));
+  f.max_blocks = 0, f.q = Fake<const __half>() + 4;  // cp.async moves 16-byte chunks
+  EXPECT_TRUE(Mentions(ValidateFlashPrefill(f), "16-byte aligned"));
   EXPECT_FALSE(FlashPrefillSupports(8));
   EXPECT_TRUE(FlashPrefillSupports(128));
 }
