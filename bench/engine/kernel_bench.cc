@@ -61,27 +61,91 @@ double TimeMs(const std::function<void()>& fn) {
 int main(int argc, char** argv) {
   auto flags = bench::ParseFlags(argc, argv);
   base::Json res = base::Json::MakeObject();
-  cublasHandle_t cublas;
-  cublasCreate(&cublas);
+  auto gemm = inference::cuda::CublasGemm::Create();
+  if (!gemm.ok()) {
+    std::fprintf(stderr, "%s\n", gemm.status().ToString().c_str());
+    return 1;
+  }
+  inference::cuda::CublasGemm* cublas = gemm->get();
   struct Lin { const char* name; int n, k; };
   const Lin lins[] = {{"qkv", (kHeads + 2 * kKvHeads) * kHeadDim, kHidden}, {"o_proj", kHidden, kHeads * kHeadDim},
                       {"gate_up", 2 * kInter, kHidden}, {"down_proj", kHidden, kInter}};
   Buf x(size_t{2} * 8192 * kInter), y(size_t{2} * 8192 * 2 * kInter), scratch(size_t{2} * 2 * kInter * kHidden);
-  std::printf("%-10s %5s %10s %10s\n", "linear", "rows", "ms", "GB/s");
+  std::printf("%-10s %-7s %5s %10s %10s %10s\n", "linear", "rows", "m", "ms", "GB/s", "TFLOP/s");
+  constexpr int kMaxDecodeRows = 256;
   for (const Lin& l : lins) {
     Buf qw(size_t{1} * l.n * l.k / 2), sz(size_t{4} * l.n * (l.k / kGroup));
-    const inference::cuda::DeviceLinear w{qw.as<uint32_t>(), sz.as<__half2>(), nullptr, l.n, l.k, kGroup};
-    const inference::cuda::LinearContext ctx{nullptr, cublas, scratch.as<__half>(), inference::cuda::LinearScratchBytes(w)};
+    int sms = 0;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    inference::cuda::DeviceLinear w{qw.as<uint32_t>(), sz.as<__half2>(), nullptr, l.n, l.k, kGroup};
+    w.splits = inference::cuda::W4A16GemmSplits(l.n, l.k, sms);
+    Buf ws(inference::cuda::LinearGemmWorkspaceBytes(w, kMaxDecodeRows) + 16);
+    Buf counters(sizeof(int32_t) * (inference::cuda::LinearGemmCounters(w, kMaxDecodeRows) + 1));
+    cudaMemset(counters.p, 0, sizeof(int32_t) * (inference::cuda::LinearGemmCounters(w, kMaxDecodeRows) + 1));
+    const inference::cuda::LinearContext ctx{nullptr, cublas, scratch.as<__half>(), inference::cuda::LinearScratchBytes(w),
+                                             ws.as<float>(), inference::cuda::LinearGemmWorkspaceBytes(w, kMaxDecodeRows),
+                                             counters.as<int32_t>(), inference::cuda::LinearGemmCounters(w, kMaxDecodeRows)};
     const double bytes = l.n * double(l.k) / 2 + l.n * double(l.k / kGroup) * 4;
-    for (int m : {1, 8, 16, 32, 256, 2048}) {
-      const double ms = TimeMs([&] { (void)inference::cuda::RunLinear(w, x.as<__half>(), m, y.as<__half>(), ctx); });
-      std::printf("%-10s %5d %10.4f %10.1f\n", l.name, m, ms, bytes / ms / 1e6);
-      res.Set(std::string(l.name) + "_m" + std::to_string(m) + "_ms", base::Json(ms));
+    struct Run { const char* kind; int m; };
+    for (const Run r : {Run{"decode", 1}, Run{"decode", 8}, Run{"decode", 16}, Run{"decode", 32}, Run{"decode", 64},
+                        Run{"decode", 128}, Run{"decode", 256}, Run{"prefill", 256}, Run{"prefill", 2048}}) {
+      const bool decode = r.kind[0] == 'd';
+      const inference::cuda::LinearRows rows{decode ? 0 : r.m, decode ? r.m : 0};
+      const double ms = TimeMs([&] { (void)inference::cuda::RunLinear(w, x.as<__half>(), rows, y.as<__half>(), ctx); });
+      std::printf("%-10s %-7s %5d %10.4f %10.1f %10.1f\n", l.name, r.kind, r.m, ms, bytes / ms / 1e6,
+                  2.0 * r.m * l.n * l.k / ms / 1e9);
+      res.Set(std::string(l.name) + "_" + r.kind + "_m" + std::to_string(r.m) + "_ms", base::Json(ms));
     }
     const inference::cuda::W4A16DequantParams dp{qw.as<uint32_t>(), sz.as<__half2>(), l.n, l.k, kGroup, scratch.as<__half>()};
     const double ms = TimeMs([&] { inference::cuda::LaunchW4A16Dequant(dp, nullptr); });
     std::printf("%-10s dequant %8.4f ms (%.0f GB/s incl. fp16 write)\n", l.name, ms, (bytes + 2.0 * l.n * l.k) / ms / 1e6);
     res.Set(std::string(l.name) + "_dequant_ms", base::Json(ms));
+  }
+  // Every W4A16 GEMM config at each decode row count (they compute the same bits; the dispatcher's default is
+  // marked *), ten launches per timing so the host's launch time is not counted.
+  {
+    int sms = 0, count = 0;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    const inference::cuda::W4A16GemmConfig* configs = inference::cuda::W4A16GemmConfigs(&count);
+    std::printf("gemm config sweep: linear m [mt nw sk stages] us\n");
+    for (const Lin& l : lins) {
+      Buf qw(size_t{1} * l.n * l.k / 2), sz(size_t{4} * l.n * (l.k / kGroup));
+      const int splits = inference::cuda::W4A16GemmSplits(l.n, l.k, sms);
+      Buf ws(inference::cuda::W4A16GemmWorkspaceBytes(256, l.n, splits) + 16);
+      Buf counters(sizeof(int32_t) * (inference::cuda::W4A16GemmCounters(256, l.n) + 1));
+      cudaMemset(counters.p, 0, sizeof(int32_t) * (inference::cuda::W4A16GemmCounters(256, l.n) + 1));
+      for (int m : {1, 16, 32, 64, 128, 256}) {
+        inference::cuda::W4A16GemmParams p;
+        p.x = x.as<__half>(), p.ldx = l.k, p.qweight = qw.as<uint32_t>(), p.scale_zero = sz.as<__half2>();
+        p.y = y.as<__half>(), p.ldy = l.n, p.m = m, p.n = l.n, p.k = l.k, p.group = kGroup, p.splits = splits;
+        p.workspace = ws.as<float>(), p.counters = counters.as<int32_t>();
+        const inference::cuda::W4A16GemmConfig def = inference::cuda::W4A16GemmDefaultConfig(m, l.n);
+        std::printf("%-10s %4d", l.name, m);
+        for (int i = 0; i < count; ++i) {
+          const inference::cuda::W4A16GemmConfig& c = configs[i];
+          if (l.n % (64 * c.nw) != 0) continue;
+          const double us = 100.0 * TimeMs([&] {
+            for (int r = 0; r < 10; ++r) (void)inference::cuda::LaunchW4A16GemmWith(p, c, nullptr);
+          });
+          const bool is_def = c.mt == def.mt && c.nw == def.nw && c.sk == def.sk && c.stages == def.stages;
+          std::printf("  [%d %d %d %d]%s %.1f", c.mt, c.nw, c.sk, c.stages, is_def ? "*" : "", us);
+        }
+        std::printf("\n");
+      }
+    }
+    // The lm_head's fixed algorithm chosen at different row counts (cublas_gemm.h), timed at 1 and 256 rows.
+    Buf head(size_t{2} * kVocab * kHidden), logits(size_t{4} * 256 * kVocab);
+    for (int plan : {1, 32, 256}) {
+      auto g = inference::cuda::CublasGemm::Create();
+      for (int m : {1, 256}) {
+        const double us = 100.0 * TimeMs([&] {
+          for (int r = 0; r < 10; ++r)
+            (void)(*g)->Run(head.as<__half>(), kVocab, kHidden, x.as<__half>(), m, logits.as<float>(), CUDA_R_32F, plan,
+                            nullptr);
+        });
+        std::printf("lm_head plan_rows %3d m %3d: %.1f us\n", plan, m, us);
+      }
+    }
   }
   // lm_head, fp16 cuBLAS with fp32 logits.
   {

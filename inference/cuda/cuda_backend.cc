@@ -15,7 +15,6 @@
 namespace inference::cuda {
 namespace {
 
-constexpr size_t kCublasWorkspaceBytes = 32u << 20;  // cuBLAS' recommended size on Hopper for graph capture
 constexpr int kGraphBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 
 int BucketIndex(int seqs) {
@@ -36,7 +35,6 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(const ModelWeig
 CudaBackend::~CudaBackend() {
   for (cudaGraphExec_t g : graphs_)
     if (g) cudaGraphExecDestroy(g);
-  if (cublas_) cublasDestroy(cublas_);
   if (stream_) cudaStreamDestroy(stream_);
 }
 
@@ -54,10 +52,7 @@ absl::Status CudaBackend::Init(const ModelWeights& weights, const CudaBackendOpt
   RETURN_IF_CUDA_ERROR(cudaSetDevice(options.device));
   RETURN_IF_CUDA_ERROR(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, options.device));
   RETURN_IF_CUDA_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  if (cublasCreate(&cublas_) != CUBLAS_STATUS_SUCCESS) return absl::InternalError("cublasCreate failed");
-  cublasSetStream(cublas_, stream_);
-  ASSIGN_OR_RETURN(cublas_ws_, DeviceBuffer::Allocate(kCublasWorkspaceBytes, "cublas workspace"));
-  cublasSetWorkspace(cublas_, cublas_ws_.as<void>(), cublas_ws_.bytes());
+  ASSIGN_OR_RETURN(cublas_, CublasGemm::Create());
 
   ASSIGN_OR_RETURN(model_, UploadModel(weights, stream_));
 
@@ -86,6 +81,17 @@ absl::Status CudaBackend::Init(const ModelWeights& weights, const CudaBackendOpt
   ASSIGN_OR_RETURN(gate_up_, DeviceBuffer::Allocate(h * T * 2 * c.intermediate_size, "gate_up"));
   ASSIGN_OR_RETURN(act_, DeviceBuffer::Allocate(h * T * c.intermediate_size, "mlp activation"));
   ASSIGN_OR_RETURN(scratch_, DeviceBuffer::Allocate(scratch, "dequant scratch"));
+  // The W4A16 GEMM's split-K partials and tile counters, for the most decode rows a step can have.
+  size_t gemm_ws = 0;
+  int gemm_counters = 0;
+  for (const DeviceLayer& l : model_.layers)
+    for (const DeviceLinear* w : {&l.qkv, &l.o_proj, &l.gate_up, &l.down_proj}) {
+      gemm_ws = std::max(gemm_ws, LinearGemmWorkspaceBytes(*w, S));
+      gemm_counters = std::max(gemm_counters, LinearGemmCounters(*w, S));
+    }
+  ASSIGN_OR_RETURN(gemm_ws_, DeviceBuffer::Allocate(std::max<size_t>(gemm_ws, 16), "gemm split-k workspace"));
+  ASSIGN_OR_RETURN(gemm_counters_, DeviceBuffer::Allocate(sizeof(int32_t) * std::max(gemm_counters, 1), "gemm counters"));
+  RETURN_IF_CUDA_ERROR(cudaMemsetAsync(gemm_counters_.as<void>(), 0, gemm_counters_.bytes(), stream_));
   ASSIGN_OR_RETURN(attn_ws_, DeviceBuffer::Allocate(attn_ws, "attention workspace"));
   if (attn_ws_.bytes() > 0)  // paged attention's arrival counters start at zero (every launch leaves them so)
     RETURN_IF_CUDA_ERROR(cudaMemset(attn_ws_.as<void>(), 0, attn_ws_.bytes()));
@@ -151,10 +157,19 @@ absl::Status CudaBackend::Prepare(const StepBatch& batch, bool graph, int* rows,
   decode_rows_ = 0, num_tiles_ = 0;
   const bool flash = FlashPrefillSupports(config_.head_dim);
   FlashTile* tiles = reinterpret_cast<FlashTile*>(meta + off_tiles_);
-  for (int k = 0; k < B; ++k) {
+  // Rows of multi-token chunks first, then one-token rows: each kind always takes the same linear kernel
+  // (linear.h), so a sequence's rows compute the same whatever else is in the step.
+  std::vector<int> order;
+  order.reserve(B);
+  for (int pass = 0; pass < 2; ++pass)
+    for (int k = 0; k < B; ++k)
+      if ((batch.seqs[k].tokens.size() == 1) == (pass == 1)) order.push_back(k);
+  prefill_rows_ = 0;
+  for (const int k : order) {
     const SeqStep& s = batch.seqs[k];
     const int n = static_cast<int>(s.tokens.size());
     if (n < 1) return absl::InvalidArgumentError(absl::StrCat("batch.seqs[", k, "].tokens: empty"));
+    if (n > 1) prefill_rows_ += n;
     if (s.start_pos < 0 || int64_t{s.start_pos} + n > int64_t{max_blocks_per_seq_} * bs)
       return absl::InvalidArgumentError(absl::StrCat("batch.seqs[", k, "]: positions [", s.start_pos, ", ",
                                                      s.start_pos + n, ") exceed the context limit ",
@@ -209,7 +224,10 @@ absl::Status CudaBackend::Prepare(const StepBatch& batch, bool graph, int* rows,
 absl::Status CudaBackend::Forward(int rows, int sample_rows) {
   const ModelConfig& c = config_;
   const int32_t* meta = meta_dev_.as<int32_t>();
-  const LinearContext ctx{stream_, cublas_, scratch_.as<__half>(), scratch_.bytes()};
+  const LinearContext ctx{stream_,           cublas_.get(),          scratch_.as<__half>(),
+                          scratch_.bytes(),  gemm_ws_.as<float>(), gemm_ws_.bytes(),
+                          gemm_counters_.as<int32_t>(), static_cast<int>(gemm_counters_.bytes() / sizeof(int32_t))};
+  const LinearRows lrows{prefill_rows_, rows - prefill_rows_};
   const int q_dim = c.num_attention_heads * c.head_dim, kv_dim = c.num_key_value_heads * c.head_dim;
   const float eps = static_cast<float>(c.rms_norm_eps);
   float* residual = residual_.as<float>();
@@ -227,7 +245,7 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
                               c.hidden_size, eps};
     RETURN_IF_ERROR(ValidateAddRmsNorm(n1));
     LaunchAddRmsNorm(n1, stream_);
-    RETURN_IF_ERROR(RunLinear(w.qkv, normed, rows, qkv, ctx));
+    RETURN_IF_ERROR(RunLinear(w.qkv, normed, lrows, qkv, ctx));
     const RopeKvParams rope{qkv, meta + off_pos_, meta + off_slots_, inv_freq_.as<float>(), k_cache, v_cache,
                             rows, c.num_attention_heads, c.num_key_value_heads, c.head_dim};
     RETURN_IF_ERROR(ValidateRopeKv(rope));
@@ -276,14 +294,14 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
       RETURN_IF_ERROR(ValidatePagedAttention(ap));
       LaunchPagedAttention(ap, stream_);
     }
-    RETURN_IF_ERROR(RunLinear(w.o_proj, attn_.as<__half>(), rows, delta, ctx));
+    RETURN_IF_ERROR(RunLinear(w.o_proj, attn_.as<__half>(), lrows, delta, ctx));
     const AddRmsNormParams n2{residual, delta, nullptr, w.post_attention_layernorm, normed, rows, c.hidden_size, eps};
     LaunchAddRmsNorm(n2, stream_);
-    RETURN_IF_ERROR(RunLinear(w.gate_up, normed, rows, gate_up_.as<__half>(), ctx));
+    RETURN_IF_ERROR(RunLinear(w.gate_up, normed, lrows, gate_up_.as<__half>(), ctx));
     const SiluMulParams act{gate_up_.as<__half>(), act_.as<__half>(), rows, c.intermediate_size};
     RETURN_IF_ERROR(ValidateSiluMul(act));
     LaunchSiluMul(act, stream_);
-    RETURN_IF_ERROR(RunLinear(w.down_proj, act_.as<__half>(), rows, delta, ctx));
+    RETURN_IF_ERROR(RunLinear(w.down_proj, act_.as<__half>(), lrows, delta, ctx));
   }
   if (sample_rows == 0) return CudaLastError("forward");  // a prefill chunk that samples nothing
   // Final norm of the sampled rows only (gathered), then the lm_head and sampling (gpu_sampler.h).
@@ -360,9 +378,14 @@ absl::Status CudaBackend::ExecuteLogits(const StepBatch& batch, std::vector<std:
   RETURN_IF_ERROR(sampler_.Upload(stream_));
   RETURN_IF_ERROR(Run(batch, rows, static_cast<int>(sample_seqs.size()), false));
   logits->assign(sample_seqs.size(), std::vector<float>(config_.vocab_size));
-  for (size_t i = 0; i < sample_seqs.size(); ++i)
-    RETURN_IF_CUDA_ERROR(cudaMemcpyAsync((*logits)[i].data(), logits_.as<float>() + i * config_.vocab_size,
+  // Logits row i belongs to sample_seqs[i] (Prepare's row order); the caller wants batch order.
+  std::vector<int> sorted = sample_seqs;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < sample_seqs.size(); ++i) {
+    const size_t out = std::lower_bound(sorted.begin(), sorted.end(), sample_seqs[i]) - sorted.begin();
+    RETURN_IF_CUDA_ERROR(cudaMemcpyAsync((*logits)[out].data(), logits_.as<float>() + i * config_.vocab_size,
                                          sizeof(float) * config_.vocab_size, cudaMemcpyDeviceToHost, stream_));
+  }
   return CudaStatus(cudaStreamSynchronize(stream_), "logits");
 }
 

@@ -15,7 +15,6 @@
 //   RETURN_IF_ERROR(b->Execute(batch, &result));
 #pragma once
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <array>
@@ -23,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "inference/cuda/cublas_gemm.h"
 #include "inference/cuda/device_memory.h"
 #include "inference/cuda/device_weights.h"
 #include "inference/cuda/gpu_sampler.h"
@@ -73,10 +73,11 @@ class CudaBackend : public Backend {
   int sample_capacity_ = 0;  // rows of the logits and sampled-id buffers
   int sm_count_ = 0;
   cudaStream_t stream_ = nullptr;
-  cublasHandle_t cublas_ = nullptr;
+  std::unique_ptr<CublasGemm> cublas_;
   DeviceModel model_;
   DeviceBuffer kv_;  // per layer: K pool then V pool
-  DeviceBuffer residual_, normed_, qkv_, attn_, delta_, gate_up_, act_, scratch_, attn_ws_, cublas_ws_, logits_;
+  DeviceBuffer residual_, normed_, qkv_, attn_, delta_, gate_up_, act_, scratch_, attn_ws_, logits_;
+  DeviceBuffer gemm_ws_, gemm_counters_;
   DeviceBuffer inv_freq_, meta_dev_;
   PinnedBuffer meta_host_;
   GpuSampler sampler_;  // rows' sampling parameters, penalty entries and results (sample_capacity_ rows)
@@ -86,6 +87,7 @@ class CudaBackend : public Backend {
   // This step's attention work (set by Prepare): rows for the paged kernel (all rows when decode_rows_ == rows) and
   // query tiles for the flash prefill kernel.
   int decode_rows_ = 0, num_tiles_ = 0;
+  int prefill_rows_ = 0;  // rows of multi-token chunks (they come first; linear.h's LinearRows)
   bool use_graph_ = false;  // a pure decode padded to a graph bucket
   std::array<cudaGraphExec_t, 9> graphs_{};  // decode buckets 1, 2, 4, ... 256
 };

@@ -28,7 +28,8 @@ std::vector<uint16_t> ToHalfHost(const TensorInfo& t) {
 
 class Uploader {
  public:
-  Uploader(DeviceModel* model, cudaStream_t stream) : model_(model), stream_(stream) {}
+  Uploader(DeviceModel* model, cudaStream_t stream, int sm_count)
+      : model_(model), stream_(stream), sm_count_(sm_count) {}
 
   absl::StatusOr<void*> Alloc(size_t bytes, const char* what) {
     ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(bytes, what));
@@ -69,6 +70,7 @@ class Uploader {
       out.dense = static_cast<const __half*>(dst);
       return out;
     }
+    RETURN_IF_ERROR(ValidateW4Shape(parts[0]->name.c_str(), out.n, out.k, out.group));
     ASSIGN_OR_RETURN(void* qw, Alloc(static_cast<size_t>(out.n) * (out.k / 8) * sizeof(uint32_t), "qweight"));
     ASSIGN_OR_RETURN(void* sz, Alloc(static_cast<size_t>(out.n) * (out.k / out.group) * sizeof(__half2), "scales"));
     int row = 0;
@@ -88,7 +90,7 @@ class Uploader {
       rp.group = p->group_size;
       rp.out_qweight = static_cast<uint32_t*>(qw);
       rp.out_scale_zero = static_cast<__half2*>(sz);
-      rp.row_offset = row;
+      rp.col_offset = row;
       RETURN_IF_ERROR(ValidateAwqRepack(rp));
       LaunchAwqRepack(rp, stream_);
       RETURN_IF_ERROR(CudaLastError("awq repack"));
@@ -97,19 +99,24 @@ class Uploader {
     }
     out.qweight = static_cast<const uint32_t*>(qw);
     out.scale_zero = static_cast<const __half2*>(sz);
+    out.splits = W4A16GemmSplits(out.n, out.k, sm_count_);
     return out;
   }
 
  private:
   DeviceModel* model_;
   cudaStream_t stream_;
+  int sm_count_;
 };
 
 }  // namespace
 
 absl::StatusOr<DeviceModel> UploadModel(const ModelWeights& weights, cudaStream_t stream) {
   DeviceModel m;
-  Uploader up(&m, stream);
+  int device = 0, sm_count = 0;
+  RETURN_IF_CUDA_ERROR(cudaGetDevice(&device));
+  RETURN_IF_CUDA_ERROR(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device));
+  Uploader up(&m, stream, sm_count);
   ASSIGN_OR_RETURN(m.embed_tokens, up.Half(weights.embed_tokens));
   ASSIGN_OR_RETURN(m.norm, up.Half(weights.norm));
   if (weights.lm_head == weights.embed_tokens) {

@@ -1,6 +1,8 @@
 // Linear-layer dispatch (linear.h).
 #include "inference/cuda/linear.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "inference/cuda/cuda_check.h"
@@ -9,37 +11,47 @@
 namespace inference::cuda {
 namespace {
 
-absl::Status CublasStatus(cublasStatus_t s, const char* what) {
-  if (s == CUBLAS_STATUS_SUCCESS) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat(what, ": cuBLAS status ", static_cast<int>(s)));
-}
+// The algorithm of every dense GEMM is fixed per shape from the heuristic at these row counts: a typical prefill
+// chunk for the linears, the largest decode batch for the lm_head.
+constexpr int kPlanRowsLinear = 2048;
+constexpr int kPlanRowsLmHead = 256;
 
-// Row-major y[m][n] = x[m][k] @ w[n][k]^T, i.e. column-major y^T (n x m) = w (as k x n, transposed) * x^T.
+// Decode rows up to this many take the W4A16 GEMM; more take dequantize + cuBLAS like prefill rows. Measured on an
+// H200 (bench/RESULTS.md, Mistral-7B shapes): at 64 rows the two cost the same per layer (~0.3 ms), at 256 rows the
+// GEMM is twice as slow (0.83 ms against 0.39 ms).
+constexpr int kW4GemmMaxDecodeRows = 64;
+
+// Row-major y[m][n] = x[m][k] @ w[n][k]^T.
 absl::Status Gemm(const __half* w, int n, int k, const __half* x, int m, void* y, cudaDataType_t y_type,
-                  const LinearContext& ctx) {
-  const float alpha = 1.f, beta = 0.f;
-  return CublasStatus(cublasGemmEx(ctx.cublas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, w, CUDA_R_16F, k, x,
-                                   CUDA_R_16F, k, &beta, y, y_type, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-                      "cublasGemmEx");
+                  int plan_rows, const LinearContext& ctx) {
+  if (!ctx.cublas) return absl::InternalError("linear: no cuBLAS context");
+  return ctx.cublas->Run(w, n, k, x, m, y, y_type, plan_rows, ctx.stream);
 }
 
-enum class LinearKernel { kGemv, kDequantGemm, kDenseGemm };
+absl::Status DequantGemm(const DeviceLinear& w, const __half* x, int m, __half* y, const LinearContext& ctx) {
+  if (ctx.scratch_bytes < W4A16DequantWorkspaceBytes(w.n, w.k))
+    return absl::InternalError(absl::StrCat("linear: scratch of ", ctx.scratch_bytes, " bytes < ",
+                                            W4A16DequantWorkspaceBytes(w.n, w.k)));
+  const W4A16DequantParams p{w.qweight, w.scale_zero, w.n, w.k, w.group, ctx.scratch};
+  RETURN_IF_ERROR(ValidateW4A16Dequant(p));
+  LaunchW4A16Dequant(p, ctx.stream);
+  RETURN_IF_ERROR(CudaLastError("w4a16 dequant"));
+  return Gemm(ctx.scratch, w.n, w.k, x, m, y, CUDA_R_16F, kPlanRowsLinear, ctx);
+}
 
-// Up to this many rows the GEMV beats dequantize + cuBLAS on every Mistral-7B linear; at 16 rows the GEMV's fp32
-// FMAs make it slower (measured on an H200 with bench/engine/kernel_bench: gate_up 0.098 ms vs 0.169 ms at 8 rows,
-// 0.220 ms vs 0.169 ms at 16).
-constexpr int kGemvMaxRowsDispatched = 8;
-
-// The dispatch table, in priority order: the first entry whose predicate holds runs the layer.
-struct LinearRule {
-  LinearKernel kernel;
-  bool (*fits)(const DeviceLinear& w, int m);
-};
-constexpr LinearRule kLinearRules[] = {
-    {LinearKernel::kGemv, [](const DeviceLinear& w, int m) { return w.qweight != nullptr && m <= kGemvMaxRowsDispatched; }},
-    {LinearKernel::kDequantGemm, [](const DeviceLinear& w, int m) { return w.qweight != nullptr; }},
-    {LinearKernel::kDenseGemm, [](const DeviceLinear& w, int m) { return w.dense != nullptr; }},
-};
+absl::Status W4Gemm(const DeviceLinear& w, const __half* x, int m, __half* y, const LinearContext& ctx) {
+  if (ctx.gemm_workspace_bytes < W4A16GemmWorkspaceBytes(m, w.n, w.splits) ||
+      ctx.num_gemm_counters < (w.splits > 1 ? W4A16GemmCounters(m, w.n) : 0))
+    return absl::InternalError(absl::StrCat("linear: gemm workspace of ", ctx.gemm_workspace_bytes, " bytes and ",
+                                            ctx.num_gemm_counters, " counters too small for ", m, " rows x ", w.n));
+  W4A16GemmParams p;
+  p.x = x, p.ldx = w.k, p.qweight = w.qweight, p.scale_zero = w.scale_zero, p.y = y, p.ldy = w.n;
+  p.m = m, p.n = w.n, p.k = w.k, p.group = w.group, p.splits = w.splits;
+  p.workspace = ctx.gemm_workspace, p.counters = ctx.gemm_counters;
+  RETURN_IF_ERROR(ValidateW4A16Gemm(p));
+  LaunchW4A16Gemm(p, ctx.stream);
+  return CudaLastError("w4a16 gemm");
+}
 
 }  // namespace
 
@@ -47,37 +59,33 @@ size_t LinearScratchBytes(const DeviceLinear& w) {
   return w.qweight ? W4A16DequantWorkspaceBytes(w.n, w.k) : 0;
 }
 
-absl::Status RunLinear(const DeviceLinear& w, const __half* x, int m, __half* y, const LinearContext& ctx) {
-  for (const LinearRule& rule : kLinearRules) {
-    if (!rule.fits(w, m)) continue;
-    switch (rule.kernel) {
-      case LinearKernel::kGemv: {
-        const W4A16GemvParams p{x, w.k, w.qweight, w.scale_zero, y, w.n, m, w.n, w.k, w.group};
-        RETURN_IF_ERROR(ValidateW4A16Gemv(p));
-        LaunchW4A16Gemv(p, ctx.stream);
-        return CudaLastError("w4a16 gemv");
-      }
-      case LinearKernel::kDequantGemm: {
-        if (ctx.scratch_bytes < W4A16DequantWorkspaceBytes(w.n, w.k))
-          return absl::InternalError(absl::StrCat("linear: scratch of ", ctx.scratch_bytes, " bytes < ",
-                                                  W4A16DequantWorkspaceBytes(w.n, w.k)));
-        const W4A16DequantParams p{w.qweight, w.scale_zero, w.n, w.k, w.group, ctx.scratch};
-        RETURN_IF_ERROR(ValidateW4A16Dequant(p));
-        LaunchW4A16Dequant(p, ctx.stream);
-        RETURN_IF_ERROR(CudaLastError("w4a16 dequant"));
-        return Gemm(ctx.scratch, w.n, w.k, x, m, y, CUDA_R_16F, ctx);
-      }
-      case LinearKernel::kDenseGemm:
-        return Gemm(w.dense, w.n, w.k, x, m, y, CUDA_R_16F, ctx);
-    }
-  }
-  return absl::InvalidArgumentError(absl::StrCat("linear: no kernel for n=", w.n, " k=", w.k, " m=", m,
-                                                 " (neither AWQ nor dense weights bound)"));
+size_t LinearGemmWorkspaceBytes(const DeviceLinear& w, int decode_rows) {
+  return w.qweight ? W4A16GemmWorkspaceBytes(std::min(decode_rows, kW4GemmMaxDecodeRows), w.n, w.splits) : 0;
+}
+
+int LinearGemmCounters(const DeviceLinear& w, int decode_rows) {
+  return w.qweight && w.splits > 1 ? W4A16GemmCounters(std::min(decode_rows, kW4GemmMaxDecodeRows), w.n) : 0;
+}
+
+absl::Status RunLinear(const DeviceLinear& w, const __half* x, LinearRows rows, __half* y, const LinearContext& ctx) {
+  if (rows.prefill < 0 || rows.decode < 0 || rows.total() == 0)
+    return absl::InvalidArgumentError(absl::StrCat("linear: rows prefill=", rows.prefill, " decode=", rows.decode,
+                                                   " (need >= 0 each and at least one row)"));
+  if (w.dense) return Gemm(w.dense, w.n, w.k, x, rows.total(), y, CUDA_R_16F, kPlanRowsLinear, ctx);
+  if (!w.qweight)
+    return absl::InvalidArgumentError(absl::StrCat("linear: no kernel for n=", w.n, " k=", w.k,
+                                                   " (neither AWQ nor dense weights bound)"));
+  if (rows.decode > kW4GemmMaxDecodeRows) return DequantGemm(w, x, rows.total(), y, ctx);
+  if (rows.prefill > 0) RETURN_IF_ERROR(DequantGemm(w, x, rows.prefill, y, ctx));
+  if (rows.decode > 0)
+    RETURN_IF_ERROR(W4Gemm(w, x + static_cast<int64_t>(rows.prefill) * w.k, rows.decode,
+                           y + static_cast<int64_t>(rows.prefill) * w.n, ctx));
+  return absl::OkStatus();
 }
 
 absl::Status RunLmHead(const __half* head, int vocab, int hidden, const __half* x, int m, float* logits,
                        const LinearContext& ctx) {
-  return Gemm(head, vocab, hidden, x, m, logits, CUDA_R_32F, ctx);
+  return Gemm(head, vocab, hidden, x, m, logits, CUDA_R_32F, kPlanRowsLmHead, ctx);
 }
 
 }  // namespace inference::cuda

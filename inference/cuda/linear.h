@@ -1,16 +1,20 @@
-// One linear layer on the device, and the single place that decides which kernel runs it:
-//   AWQ, rows <= 8               -> W4A16 GEMV (memory-bound decode)
-//   AWQ, more rows               -> dequantize to fp16 scratch, then cuBLAS (tensor cores)
-//   dense fp16                   -> cuBLAS
+// One linear layer on the device, and the single place that decides which kernel runs it. A step's rows come in
+// two kinds, prefill rows (of multi-token chunks) first, then decode rows (one token of a sequence):
+//   AWQ, up to 64 decode rows   -> the W4A16 tensor-core GEMM (kernels/w4a16.h; K split fixed per shape)
+//   AWQ, prefill rows, and all  -> dequantize to fp16 scratch, then cuBLAS (compute-bound; one fixed algorithm per
+//   rows of a step with more       shape, cublas_gemm.h)
+//   than 64 decode rows
+//   dense fp16                  -> cuBLAS, likewise
+// Both kernels give a row the same bits whatever the other rows, so a sequence's result does not depend on its
+// batch as long as its kind's kernel stays the same: prefill chunks always, decode steps of up to 64 sequences.
 // plus the fp16 lm_head with fp32 logits. Borrowed device pointers only; nothing allocated per call.
 //
 // Thread-safety: a LinearContext belongs to one stream and one thread.
 //
-//   LinearContext ctx{stream, cublas, scratch, scratch_bytes};
-//   RETURN_IF_ERROR(RunLinear(layer.qkv, x, m, qkv_out, ctx));
+//   LinearContext ctx{stream, cublas, scratch, scratch_bytes, gemm_ws, gemm_ws_bytes, counters, num_counters};
+//   RETURN_IF_ERROR(RunLinear(layer.qkv, x, LinearRows{prefill, decode}, qkv_out, ctx));
 #pragma once
 
-#include <cublas_v2.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -18,6 +22,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "inference/cuda/cublas_gemm.h"
 
 namespace inference::cuda {
 
@@ -26,19 +31,33 @@ struct DeviceLinear {
   const __half2* scale_zero = nullptr;  // AWQ
   const __half* dense = nullptr;        // unquantized: [n][k]
   int n = 0, k = 0, group = 0;
+  int splits = 1;                       // AWQ: the GEMM's K split (W4A16GemmSplits), fixed at upload
 };
 
 struct LinearContext {
   cudaStream_t stream = nullptr;
-  cublasHandle_t cublas = nullptr;
+  CublasGemm* cublas = nullptr;      // fixed-algorithm dense GEMMs (prefill rows, dense linears, lm_head)
   __half* scratch = nullptr;   // LinearScratchBytes of the largest AWQ linear
   size_t scratch_bytes = 0;
+  float* gemm_workspace = nullptr;   // LinearGemmWorkspaceBytes(largest linear, most decode rows)
+  size_t gemm_workspace_bytes = 0;
+  int32_t* gemm_counters = nullptr;  // zero-initialised; LinearGemmCounters(...) of the largest linear
+  int num_gemm_counters = 0;
+};
+
+struct LinearRows {
+  int prefill = 0;  // rows [0, prefill): multi-token chunks
+  int decode = 0;   // rows [prefill, prefill + decode): one token each
+  int total() const { return prefill + decode; }
 };
 
 size_t LinearScratchBytes(const DeviceLinear& w);
+size_t LinearGemmWorkspaceBytes(const DeviceLinear& w, int decode_rows);
+int LinearGemmCounters(const DeviceLinear& w, int decode_rows);
 
-// y[m][n] = x[m][k] @ W (x rows contiguous, ld k; y ld n).
-[[nodiscard]] absl::Status RunLinear(const DeviceLinear& w, const __half* x, int m, __half* y, const LinearContext& ctx);
+// y[r][n] = x[r][k] @ W for every row r of `rows` (x rows contiguous, ld k; y ld n).
+[[nodiscard]] absl::Status RunLinear(const DeviceLinear& w, const __half* x, LinearRows rows, __half* y,
+                                     const LinearContext& ctx);
 
 // logits[m][vocab] (fp32) = x[m][hidden] @ head^T, head fp16 [vocab][hidden].
 [[nodiscard]] absl::Status RunLmHead(const __half* head, int vocab, int hidden, const __half* x, int m, float* logits,

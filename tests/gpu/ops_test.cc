@@ -1,14 +1,12 @@
-// Embedding, add+RMSNorm, RoPE+KV write, SiLU*up, paged attention and the greedy argmax against CPU twins in
-// double precision, on fresh random data, outputs poisoned before each launch.
+// Embedding, add+RMSNorm, RoPE+KV write, SiLU*up, paged decode and flash prefill attention against CPU twins in
+// double precision, on fresh random data, outputs poisoned before each launch (sampling: sampling_test.cc).
 #include <algorithm>
 #include <cstring>
 #include <numeric>
 
 #include "inference/cuda/kernels/attention.h"
 #include "inference/cuda/kernels/elementwise.h"
-#include "inference/cuda/kernels/sampling.h"
 #include "inference/engine/kv_layout.h"
-#include "inference/engine/sampler.h"
 #include "tests/gpu/gpu_test_util.h"
 
 namespace inference::cuda {
@@ -408,27 +406,6 @@ TEST(Ops, PagedDecodeIsBatchInvariant) {
     EXPECT_TRUE(target_row == by_itself) << "len " << len << ": alone and in a batch of 32 differ";
     EXPECT_TRUE(in_batch == one_worker) << "len " << len << ": 1 and " << batch_splits << " workers differ";
   }
-}
-
-TEST(Ops, ArgmaxMatchesCpuSampler) {
-  std::mt19937 rng(15);
-  const int rows = 4, vocab = 32000;
-  std::vector<float> logits = testing::RandomHalfValues(rows * vocab, -10, 10, &rng);
-  logits[1 * vocab + 7] = logits[1 * vocab + 9000] = 50.f;  // a tie: the lower id wins
-  DeviceArray<float> dl(logits);
-  DeviceArray<int32_t> ids(rows);
-  DeviceArray<float> lp(rows);
-  const ArgmaxParams p{dl.get(), rows, vocab, ids.get(), lp.get()};
-  ASSERT_TRUE(ValidateArgmax(p).ok());
-  LaunchArgmax(p, nullptr);
-  const std::vector<int32_t> got = ids.Download();
-  const std::vector<float> got_lp = lp.Download();
-  for (int r = 0; r < rows; ++r) {
-    const std::vector<float> row(logits.begin() + r * vocab, logits.begin() + (r + 1) * vocab);
-    EXPECT_EQ(got[r], Argmax(row));
-    EXPECT_NEAR(got_lp[r], LogSoftmax(row)[got[r]], 1e-4);
-  }
-  EXPECT_EQ(got[1], 7);
 }
 
 // Flash prefill against a double-precision twin. A sequence has `len` cached keys and queries at positions

@@ -1,7 +1,8 @@
-// W4A16 kernels against their CPU twins: the repack + dequantization is exact, the GEMV and the dequant+cuBLAS
-// path match x @ W in double to fp16 output rounding. Fresh random AWQ weights in the checkpoint's own packing
+// W4A16 kernels against their CPU twins: the repack + dequantization is exact, the tensor-core GEMM and the
+// dequant+cuBLAS path match x @ W in double to fp16 output rounding, and a row's result does not depend on how many
+// rows share the launch (batch invariance). Fresh random AWQ weights in the checkpoint's own packing
 // (../shared/tools/awq_reference.py pack_awq) for every shape.
-#include <cublas_v2.h>
+#include <cstring>
 
 #include "inference/cuda/kernels/w4a16.h"
 #include "inference/cuda/linear.h"
@@ -64,6 +65,27 @@ struct Packed {
   }
 };
 
+int SmCount() {
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  return sms;
+}
+
+// Runs the GEMM over the first m rows of x with `splits` K ranges; returns y as floats.
+std::vector<float> RunGemm(const Packed& packed, const AwqCase& c, const DeviceArray<__half>& x, int m, int splits,
+                           DeviceArray<float>* ws, DeviceArray<int32_t>* counters) {
+  DeviceArray<__half> dy(static_cast<size_t>(m) * c.n);
+  dy.Poison();
+  W4A16GemmParams p;
+  p.x = x.get(), p.ldx = c.k, p.qweight = packed.qweight.get(), p.scale_zero = packed.scale_zero.get();
+  p.y = dy.get(), p.ldy = c.n, p.m = m, p.n = c.n, p.k = c.k, p.group = c.group, p.splits = splits;
+  p.workspace = ws->get(), p.counters = counters->get();
+  EXPECT_TRUE(ValidateW4A16Gemm(p).ok()) << ValidateW4A16Gemm(p);
+  LaunchW4A16Gemm(p, nullptr);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  return testing::ToFloat(dy.Download());
+}
+
 std::vector<double> Reference(const AwqCase& c, const std::vector<float>& x, int m) {
   std::vector<double> y(static_cast<size_t>(m) * c.n, 0.0);
   for (int i = 0; i < m; ++i)
@@ -75,7 +97,9 @@ std::vector<double> Reference(const AwqCase& c, const std::vector<float>& x, int
 }
 
 struct Shape { int k, n, group; };
-const Shape kShapes[] = {{4096, 544, 128}, {128, 384, 128}, {384, 128, 128}, {64, 192, 64}, {14336, 96, 128}};
+const Shape kShapes[] = {{4096, 576, 128}, {128, 384, 128}, {384, 128, 128}, {64, 192, 64}, {14336, 128, 128},
+                         {4096, 640, 128}};
+constexpr int kMaxRows = 300;
 
 TEST(W4A16, DequantizedRepackEqualsTheAwqFormula) {
   std::mt19937 rng(1);
@@ -98,63 +122,174 @@ TEST(W4A16, DequantizedRepackEqualsTheAwqFormula) {
   }
 }
 
-TEST(W4A16, GemvMatchesDoubleReference) {
+// q/k/v-style fusion: parts of 16-column multiples at 16-column offsets land where one repack of the whole would.
+TEST(W4A16, FusedPartsRepackLikeTheWhole) {
+  std::mt19937 rng(7);
+  const AwqCase whole = MakeCase(128, 128, 64, &rng);
+  Packed reference(whole);
+  DeviceArray<uint32_t> qweight(static_cast<size_t>(whole.n) * whole.k / 8);
+  DeviceArray<__half2> scale_zero(static_cast<size_t>(whole.n) * whole.k / whole.group);
+  qweight.Poison();
+  scale_zero.Poison();
+  for (const auto& [offset, width] : std::vector<std::pair<int, int>>{{0, 64}, {64, 32}, {96, 32}}) {
+    // The part's own AWQ tensors: columns [offset, offset + width) of the whole.
+    std::vector<int32_t> qw(static_cast<size_t>(whole.k) * width / 8), qz(static_cast<size_t>(whole.k / 64) * width / 8);
+    std::vector<float> sc(static_cast<size_t>(whole.k / 64) * width);
+    for (int r = 0; r < whole.k; ++r)
+      for (int c = 0; c < width / 8; ++c) qw[r * (width / 8) + c] = whole.qweight[r * (whole.n / 8) + (offset / 8) + c];
+    for (int g = 0; g < whole.k / 64; ++g) {
+      for (int c = 0; c < width / 8; ++c) qz[g * (width / 8) + c] = whole.qzeros[g * (whole.n / 8) + (offset / 8) + c];
+      for (int c = 0; c < width; ++c) sc[g * width + c] = whole.scales[g * whole.n + offset + c];
+    }
+    DeviceArray<int32_t> dqw(qw), dqz(qz);
+    DeviceArray<__half> dsc(testing::ToHalf(sc));
+    const AwqRepackParams p{dqw.get(), dqz.get(), dsc.get(), whole.k, width, 64, qweight.get(), scale_zero.get(),
+                            offset};
+    ASSERT_TRUE(ValidateAwqRepack(p).ok()) << ValidateAwqRepack(p);
+    LaunchAwqRepack(p, nullptr);
+  }
+  EXPECT_EQ(qweight.Download(), reference.qweight.Download());
+  const std::vector<__half2> a = scale_zero.Download(), b = reference.scale_zero.Download();
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(__half2)), 0);
+}
+
+TEST(W4A16, GemmMatchesDoubleReferenceAtEveryRowCountAndSplit) {
   std::mt19937 rng(2);
+  DeviceArray<float> ws(size_t{kW4MaxSplits} * kMaxRows * 640);
+  DeviceArray<int32_t> counters(W4A16GemmCounters(kMaxRows, 640));
+  cudaMemset(counters.get(), 0, W4A16GemmCounters(kMaxRows, 640) * sizeof(int32_t));
   for (const Shape& s : kShapes) {
     const AwqCase c = MakeCase(s.k, s.n, s.group, &rng);
     Packed packed(c);
-    for (int m : {1, 2, 3, 5, 8, 13, 16}) {
-      const std::vector<float> x = testing::RandomHalfValues(static_cast<size_t>(m) * c.k, -1.f, 1.f, &rng);
-      DeviceArray<__half> dx(testing::ToHalf(x));
-      DeviceArray<__half> dy(static_cast<size_t>(m) * c.n);
-      dy.Poison();
-      const W4A16GemvParams p{dx.get(), c.k, packed.qweight.get(), packed.scale_zero.get(), dy.get(), c.n,
-                              m, c.n, c.k, c.group};
-      ASSERT_TRUE(ValidateW4A16Gemv(p).ok());
-      LaunchW4A16Gemv(p, nullptr);
-      ASSERT_CUDA_OK(cudaGetLastError());
-      const double err = testing::RelErr(testing::ToFloat(dy.Download()), Reference(c, x, m));
-      EXPECT_LT(err, 1e-3) << "k=" << s.k << " n=" << s.n << " m=" << m;
+    const std::vector<float> x = testing::RandomHalfValues(static_cast<size_t>(kMaxRows) * c.k, -1.f, 1.f, &rng);
+    DeviceArray<__half> dx(testing::ToHalf(x));
+    const std::vector<double> want_all = Reference(c, x, kMaxRows);
+    for (int splits : {1, W4A16GemmSplits(c.n, c.k, SmCount())}) {
+      for (int m : {1, 2, 5, 16, 17, 32, 33, 64, 65, 130, kMaxRows}) {
+        const std::vector<float> got = RunGemm(packed, c, dx, m, splits, &ws, &counters);
+        const std::vector<double> want(want_all.begin(), want_all.begin() + static_cast<size_t>(m) * c.n);
+        EXPECT_LT(testing::RelErr(got, want), 1e-3) << "k=" << s.k << " n=" << s.n << " m=" << m << " splits=" << splits;
+      }
+    }
+  }
+  // Every tile's last CTA put its counter back: the next launch (or graph replay) starts from zero.
+  for (int32_t v : counters.Download()) ASSERT_EQ(v, 0);
+}
+
+// The property the engine relies on for "the same request gives the same tokens alone and in a batch": a row's
+// output is bit-identical whatever the row count (the tile shape changes with it, the arithmetic must not).
+TEST(W4A16, GemmRowsDoNotDependOnTheRowCount) {
+  std::mt19937 rng(4);
+  DeviceArray<float> ws(size_t{kW4MaxSplits} * 256 * 640);
+  DeviceArray<int32_t> counters(W4A16GemmCounters(256, 640));
+  cudaMemset(counters.get(), 0, W4A16GemmCounters(256, 640) * sizeof(int32_t));
+  for (const Shape& s : {kShapes[0], kShapes[4], kShapes[5]}) {
+    const AwqCase c = MakeCase(s.k, s.n, s.group, &rng);
+    Packed packed(c);
+    const int splits = W4A16GemmSplits(c.n, c.k, SmCount());
+    DeviceArray<__half> dx(testing::ToHalf(testing::RandomHalfValues(size_t{256} * c.k, -1.f, 1.f, &rng)));
+    const std::vector<float> all = RunGemm(packed, c, dx, 256, splits, &ws, &counters);
+    for (int m : {1, 3, 8, 16, 17, 32, 40, 64, 65, 128, 200}) {
+      const std::vector<float> got = RunGemm(packed, c, dx, m, splits, &ws, &counters);
+      EXPECT_EQ(std::memcmp(got.data(), all.data(), got.size() * sizeof(float)), 0)
+          << "k=" << s.k << " n=" << s.n << " m=" << m;
+    }
+    // Every CTA shape the dispatcher may pick computes the same bits.
+    int count = 0;
+    const W4A16GemmConfig* configs = W4A16GemmConfigs(&count);
+    for (int i = 0; i < count; ++i) {
+      if (c.n % (64 * configs[i].nw) != 0) continue;
+      DeviceArray<__half> dy(size_t{100} * c.n);
+      W4A16GemmParams p;
+      p.x = dx.get(), p.ldx = c.k, p.qweight = packed.qweight.get(), p.scale_zero = packed.scale_zero.get();
+      p.y = dy.get(), p.ldy = c.n, p.m = 100, p.n = c.n, p.k = c.k, p.group = c.group, p.splits = splits;
+      p.workspace = ws.get(), p.counters = counters.get();
+      ASSERT_TRUE(LaunchW4A16GemmWith(p, configs[i], nullptr).ok());
+      const std::vector<float> got = testing::ToFloat(dy.Download());
+      EXPECT_EQ(std::memcmp(got.data(), all.data(), got.size() * sizeof(float)), 0)
+          << "k=" << s.k << " n=" << s.n << " config mt=" << configs[i].mt << " nw=" << configs[i].nw
+          << " sk=" << configs[i].sk << " stages=" << configs[i].stages;
     }
   }
 }
 
-TEST(W4A16, LinearDispatchMatchesDoubleReferenceOnBothPaths) {
+TEST(W4A16, LinearDispatchMatchesDoubleReferenceForBothRowKinds) {
   std::mt19937 rng(3);
-  cublasHandle_t handle;
-  ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  auto cublas = CublasGemm::Create();
+  ASSERT_TRUE(cublas.ok()) << cublas.status();
+  CublasGemm* handle = cublas->get();
   for (const Shape& s : {kShapes[0], kShapes[3]}) {
     const AwqCase c = MakeCase(s.k, s.n, s.group, &rng);
     Packed packed(c);
     DeviceArray<__half> scratch(static_cast<size_t>(c.n) * c.k);
-    const DeviceLinear w{packed.qweight.get(), packed.scale_zero.get(), nullptr, c.n, c.k, c.group};
-    const LinearContext ctx{nullptr, handle, scratch.get(), LinearScratchBytes(w)};
-    for (int m : {1, 16, 17, 70}) {
+    DeviceLinear w{packed.qweight.get(), packed.scale_zero.get(), nullptr, c.n, c.k, c.group};
+    w.splits = W4A16GemmSplits(c.n, c.k, SmCount());
+    DeviceArray<float> ws(LinearGemmWorkspaceBytes(w, 70) / sizeof(float) + 1);
+    DeviceArray<int32_t> counters(LinearGemmCounters(w, 70) + 1);
+    cudaMemset(counters.get(), 0, (LinearGemmCounters(w, 70) + 1) * sizeof(int32_t));
+    const LinearContext ctx{nullptr,  handle,   scratch.get(),  LinearScratchBytes(w),
+                            ws.get(), LinearGemmWorkspaceBytes(w, 70), counters.get(), LinearGemmCounters(w, 70)};
+    for (const LinearRows rows : {LinearRows{0, 1}, LinearRows{0, 70}, LinearRows{17, 0}, LinearRows{9, 4}}) {
+      const int m = rows.total();
       const std::vector<float> x = testing::RandomHalfValues(static_cast<size_t>(m) * c.k, -1.f, 1.f, &rng);
       DeviceArray<__half> dx(testing::ToHalf(x));
       DeviceArray<__half> dy(static_cast<size_t>(m) * c.n);
       dy.Poison();
-      ASSERT_TRUE(RunLinear(w, dx.get(), m, dy.get(), ctx).ok());
+      ASSERT_TRUE(RunLinear(w, dx.get(), rows, dy.get(), ctx).ok());
       const double err = testing::RelErr(testing::ToFloat(dy.Download()), Reference(c, x, m));
-      EXPECT_LT(err, 1e-3) << "k=" << s.k << " n=" << s.n << " m=" << m;
+      EXPECT_LT(err, 1e-3) << "k=" << s.k << " n=" << s.n << " prefill=" << rows.prefill << " decode=" << rows.decode;
     }
   }
-  cublasDestroy(handle);
+}
+
+// Prefill rows go through cuBLAS and every sampled row through the cuBLAS lm_head: their rows must not depend on
+// the row count either.
+TEST(W4A16, CublasRowsDoNotDependOnTheRowCount) {
+  std::mt19937 rng(5);
+  auto cublas = CublasGemm::Create();
+  ASSERT_TRUE(cublas.ok()) << cublas.status();
+  CublasGemm* handle = cublas->get();
+  const AwqCase c = MakeCase(4096, 640, 128, &rng);
+  Packed packed(c);
+  DeviceArray<__half> scratch(static_cast<size_t>(c.n) * c.k);
+  const DeviceLinear w{packed.qweight.get(), packed.scale_zero.get(), nullptr, c.n, c.k, c.group};
+  const LinearContext ctx{nullptr, handle, scratch.get(), LinearScratchBytes(w)};
+  constexpr int kAll = 1000;
+  DeviceArray<__half> dx(testing::ToHalf(testing::RandomHalfValues(size_t{kAll} * c.k, -1.f, 1.f, &rng)));
+  auto prefill = [&](int m) {
+    DeviceArray<__half> dy(static_cast<size_t>(m) * c.n);
+    EXPECT_TRUE(RunLinear(w, dx.get(), LinearRows{m, 0}, dy.get(), ctx).ok());
+    return testing::ToFloat(dy.Download());
+  };
+  const std::vector<float> all = prefill(kAll);
+  for (int m : {2, 5, 17, 64, 300, 513}) {
+    const std::vector<float> got = prefill(m);
+    EXPECT_EQ(std::memcmp(got.data(), all.data(), got.size() * sizeof(float)), 0) << "prefill rows m=" << m;
+  }
+  constexpr int kVocab = 32000, kHidden = 4096;
+  DeviceArray<__half> head(testing::ToHalf(testing::RandomHalfValues(size_t{kVocab} * kHidden, -0.05f, 0.05f, &rng)));
+  auto logits = [&](int m) {
+    DeviceArray<float> out(static_cast<size_t>(m) * kVocab);
+    EXPECT_TRUE(RunLmHead(head.get(), kVocab, kHidden, dx.get(), m, out.get(), ctx).ok());
+    return out.Download();
+  };
+  const std::vector<float> head_all = logits(256);
+  for (int m : {1, 2, 4, 8, 16, 32, 64, 128}) {
+    const std::vector<float> got = logits(m);
+    EXPECT_EQ(std::memcmp(got.data(), head_all.data(), got.size() * sizeof(float)), 0) << "lm_head rows m=" << m;
+  }
 }
 
 TEST(W4A16, ValidationNamesTheShape) {
-  W4A16GemvParams p;
-  const absl::Status st = ValidateW4A16Gemv(p);
-  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
-  int dummy = 0;
-  p.x = reinterpret_cast<const __half*>(&dummy);
-  p.qweight = reinterpret_cast<const uint32_t*>(&dummy);
-  p.scale_zero = reinterpret_cast<const __half2*>(&dummy);
-  p.y = reinterpret_cast<__half*>(&dummy);
-  p.m = 17, p.n = 64, p.k = 64, p.group = 64, p.ldx = 64, p.ldy = 64;
-  EXPECT_NE(ValidateW4A16Gemv(p).message().find("m=17"), std::string::npos);
-  p.m = 1, p.k = 48, p.ldx = 48;
-  EXPECT_NE(ValidateW4A16Gemv(p).message().find("k=48"), std::string::npos);
+  W4A16GemmParams p;
+  EXPECT_EQ(ValidateW4A16Gemm(p).code(), absl::StatusCode::kInvalidArgument);
+  int dummy[4] = {};
+  p.x = reinterpret_cast<const __half*>(dummy);
+  p.qweight = reinterpret_cast<const uint32_t*>(dummy);
+  p.scale_zero = reinterpret_cast<const __half2*>(dummy);
+  p.y = reinterpret_cast<__half*>(dummy);
+  p.m = 1, p.n = 64, p.k = 48, p.group = 64, p.ldx = 48, p.ldy = 64;
+  EXPECT_NE(ValidateW4A16Gemm(p).message().find("in_features=48"), std::string::npos);
 }
 
 }  // namespace

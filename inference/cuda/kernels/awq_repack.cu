@@ -15,17 +15,25 @@ __device__ __forceinline__ uint32_t AwqNibble(const int32_t* packed, int row, in
   return (word >> (4 * AwqNibbleOfColumn(col % 8))) & 0xFu;
 }
 
-// One thread per output word (column n, word w).
+// One thread per output word of this part: (16-column unit u, k16 step, lane). A word covers 16 columns (two n8
+// tiles), so parts of 16-column multiples at 16-column offsets each own whole words.
 __global__ void RepackWeightKernel(AwqRepackParams p) {
-  const int64_t words_per_row = p.k / 8;
+  const int steps = p.k / kW4StepK;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= words_per_row * p.n) return;
-  const int col = static_cast<int>(idx / words_per_row);
-  const int w = static_cast<int>(idx % words_per_row);
+  if (idx >= static_cast<int64_t>(p.n / kW4UnitN) * steps * 32) return;
+  const int lane = static_cast<int>(idx % 32);
+  const int s = static_cast<int>((idx / 32) % steps), u = static_cast<int>(idx / (32 * steps));
+  const int unit = p.col_offset / kW4UnitN + u;  // in the fused destination
+  const int j = unit % 4, first = (unit / 4) * kW4BlockN + 16 * j;
   uint32_t out = 0;
 #pragma unroll
-  for (int j = 0; j < 8; ++j) out |= AwqNibble(p.qweight, 8 * w + j, col, p.n) << (4 * NibbleOfJ(j));
-  p.out_qweight[W4WordIndex(p.row_offset + col, w, p.k)] = out;
+  for (int nib = 0; nib < 8; ++nib) {
+    const int part = nib % 4;
+    const int col = first + 8 * (part / 2) + lane / 4 - p.col_offset;
+    const int k = s * kW4StepK + 2 * (lane % 4) + 8 * (part % 2) + nib / 4;
+    out |= AwqNibble(p.qweight, k, col, p.n) << (4 * nib);
+  }
+  p.out_qweight[W4WordIndex(first + lane / 4, s * kW4StepK + 2 * (lane % 4), p.k)] = out;
 }
 
 // One thread per (column, group).
@@ -37,28 +45,34 @@ __global__ void RepackScaleZeroKernel(AwqRepackParams p) {
   const int g = static_cast<int>(idx % groups);
   const __half scale = p.scales[static_cast<int64_t>(g) * p.n + col];
   const __half zero = __int2half_rn(static_cast<int>(AwqNibble(p.qzeros, g, col, p.n)));
-  p.out_scale_zero[W4GroupIndex(p.row_offset + col, g, groups)] = __halves2half2(scale, zero);
+  p.out_scale_zero[W4GroupIndex(p.col_offset + col, g, groups)] = __halves2half2(scale, zero);
 }
 
 }  // namespace
 
+absl::Status ValidateW4Shape(const char* what, int n, int k, int group) {
+  if (n <= 0 || n % kW4BlockN != 0 || k <= 0 || k % kW4StageK != 0 || group <= 0 || group % kW4StageK != 0 ||
+      k % group != 0)
+    return absl::InvalidArgumentError(absl::StrCat(what, ": out_features=", n, " in_features=", k, " group_size=",
+                                                   group, ": out_features must be a positive multiple of ",
+                                                   kW4BlockN, ", in_features and group_size of ", kW4StageK,
+                                                   ", and group_size must divide in_features"));
+  return absl::OkStatus();
+}
+
 absl::Status ValidateAwqRepack(const AwqRepackParams& p) {
   if (!p.qweight || !p.qzeros || !p.scales || !p.out_qweight || !p.out_scale_zero)
     return absl::InvalidArgumentError("awq repack: null pointer");
-  if (p.k <= 0 || p.n <= 0 || p.n % kW4TileN != 0)
-    return absl::InvalidArgumentError(absl::StrCat("awq repack: out_features=", p.n, " must be a positive multiple of ",
-                                                   kW4TileN));
-  if (p.group <= 0 || p.group % kW4StepK != 0 || p.k % p.group != 0)
-    return absl::InvalidArgumentError(absl::StrCat("awq repack: group_size=", p.group, " must be a multiple of ",
-                                                   kW4StepK, " dividing in_features=", p.k));
-  if (p.row_offset < 0 || p.row_offset % kW4TileN != 0)
-    return absl::InvalidArgumentError(absl::StrCat("awq repack: row_offset=", p.row_offset, " must be a multiple of ",
-                                                   kW4TileN));
+  // A part's width need only be a multiple of a word's 16 columns; the fused whole is checked by the kernels.
+  if (absl::Status s = ValidateW4Shape("awq repack", kW4BlockN, p.k, p.group); !s.ok()) return s;
+  if (p.n <= 0 || p.n % kW4UnitN != 0 || p.col_offset < 0 || p.col_offset % kW4UnitN != 0)
+    return absl::InvalidArgumentError(absl::StrCat("awq repack: out_features=", p.n, " and col_offset=",
+                                                   p.col_offset, " must be multiples of ", kW4UnitN));
   return absl::OkStatus();
 }
 
 void LaunchAwqRepack(const AwqRepackParams& p, cudaStream_t stream) {
-  const int64_t words = static_cast<int64_t>(p.k / 8) * p.n;
+  const int64_t words = static_cast<int64_t>(p.n / kW4UnitN) * (p.k / kW4StepK) * 32;
   RepackWeightKernel<<<static_cast<unsigned>((words + kThreads - 1) / kThreads), kThreads, 0, stream>>>(p);
   const int64_t groups = static_cast<int64_t>(p.k / p.group) * p.n;
   RepackScaleZeroKernel<<<static_cast<unsigned>((groups + kThreads - 1) / kThreads), kThreads, 0, stream>>>(p);

@@ -1,24 +1,31 @@
-// W4A16 kernels over AWQ weights: the load-time repack, the decode GEMV (1-16 rows) and the dequantization to fp16
-// that feeds cuBLAS for prefill and large batches. Kernels know nothing of requests; launchers never allocate.
+// W4A16 kernels over AWQ weights: the load-time repack, the tensor-core GEMM that runs every one-token (decode) row,
+// and the dequantization to fp16 that feeds cuBLAS for prefill chunks. Kernels know nothing of requests; launchers
+// never allocate.
 //
-// The repacked ("kernel") layout, decided once at load, for a linear y = x @ W with W [K, N], group G: rows are
-// the N output columns, in tiles of 32 (one per lane of a warp), K in steps of 64 (32 bytes of one row):
-//   qweight     uint32 [N/32][K/64][32 lanes][8 words]   the warp reading one (tile, step) reads 1 KB contiguous;
-//                                 word j of a step holds k = 64s + 8j + i (i = 0..7) in nibble kNibbleOfJ(i) =
-//                                 i/2 + 4*(i%2), so masking with 0x000F000F after a shift of 4i' yields the half2
-//                                 pair (k, k + 1) for k = 64s + 8j + 2i'
-//   scale_zero  half2  [N/32][K/G][32 lanes]  (scale, zero) of each group; the zero is an integer 0..15, exact
-//   W[k, n] = (q[k, n] - zero[k/G, n]) * scale[k/G, n]   (the AWQ formula of ../shared/tools/awq_reference.py)
-// Linears that share an input (q/k/v, gate/up) are fused by repacking each into consecutive rows of one buffer.
+// The repacked ("kernel") layout, decided once at load, for a linear y = x @ W with W [K, N], group G. It is the
+// B-operand fragment order of mma.sync.m16n8k16 (row.col): a warp's k16 x n64 block is 32 lanes x 4 words, lane l
+// holding the fragments of columns 8i + l/4 (i = 0..7, word j covers i = 2j and 2j + 1):
+//   qweight     uint32 [N/64][K/16][32 lanes][4 words]   a warp reads 512 contiguous bytes per k16 step;
+//               word j, nibble p (p = 0..3) and nibble p + 4 hold W[k][c] and W[k + 1][c] with
+//               c = 64b + 8(2j + p/2) + l/4 and k = 16s + 2(l%4) + 8(p%2): masking (word >> 4p) with 0x000F000F
+//               yields the half2 (k, k + 1) the fragment wants, register p of the word's two n8 tiles.
+//   scale_zero  half2  [N/64][K/G][8 (l/4)][8 (i)]  (scale, zero) of column 64b + 8i + l/4; the zero is an integer
+//               0..15, exact in fp16: the 4 lanes sharing l/4 read the same 32 bytes.
+//   W[k, n] = (q[k, n] - zero[k/G, n]) * scale[k/G, n], rounded to fp16 once (the AWQ formula of
+//   ../shared/tools/awq_reference.py, and what transformers multiplies in fp16).
+// Linears that share an input (q/k/v, gate/up) are fused by repacking each into consecutive columns of one buffer.
 //
-// Thread-safety: launchers are reentrant; concurrent launches on one stream run in order.
+// Batch invariance: the GEMM splits K the same way for every row count (W4A16GemmSplits depends on N, K and the
+// device only) and adds partial sums in a fixed order, so a row's output never depends on the other rows.
+//
+// Thread-safety: launchers are reentrant; launches on one stream that share a workspace run in order.
 //
 //   AwqRepackParams rp{awq_qweight, awq_qzeros, awq_scales, k, n, group, packed.qweight, packed.scale_zero};
 //   RETURN_IF_ERROR(ValidateAwqRepack(rp));
 //   LaunchAwqRepack(rp, stream);
-//   W4A16GemvParams gp{x, k, packed.qweight, packed.scale_zero, y, n, m, n, k, group};
-//   RETURN_IF_ERROR(ValidateW4A16Gemv(gp));
-//   LaunchW4A16Gemv(gp, stream);
+//   W4A16GemmParams gp{x, k, packed.qweight, packed.scale_zero, y, n, m, n, k, group, splits, ws, counters};
+//   RETURN_IF_ERROR(ValidateW4A16Gemm(gp));
+//   LaunchW4A16Gemm(gp, stream);
 #pragma once
 
 #include <cuda_fp16.h>
@@ -32,47 +39,74 @@ namespace inference::cuda {
 
 // AWQ GEMM's nibble order: nibble i of a packed word holds column 8c + kAwqOrder[i].
 inline constexpr int kAwqOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
-// Our order: k = 8w + j sits in nibble kNibbleOfJ(j).
-__host__ __device__ constexpr int NibbleOfJ(int j) { return j / 2 + 4 * (j % 2); }
-// Rows per tile (a warp's lanes) and k per step (two uint4 of one row); N, K and the group are multiples.
-inline constexpr int kW4TileN = 32;
-inline constexpr int kW4StepK = 64;
-// Word index of (row n, packed word w = k/8) in the kernel layout, and of (row n, group g) in scale_zero.
-__host__ __device__ constexpr int64_t W4WordIndex(int n, int w, int k) {
-  return ((static_cast<int64_t>(n / kW4TileN) * (k / kW4StepK) + w / 8) * kW4TileN + n % kW4TileN) * 8 + w % 8;
+// Columns per packed block (a warp's eight n8 tiles) and k per mma step; N and K must be multiples of these, and
+// the group a multiple of kW4StageK (the GEMM's pipeline stage, one group's scales per stage).
+inline constexpr int kW4BlockN = 64;
+inline constexpr int kW4UnitN = 16;  // columns of one packed word (two n8 tiles): the granularity of fused parts
+inline constexpr int kW4StepK = 16;
+inline constexpr int kW4StageK = 64;
+
+// Word index of (column n, k) in the kernel layout and the nibble that holds it; index of (column n, group g).
+__host__ __device__ constexpr int64_t W4WordIndex(int n, int k, int k_total) {
+  const int l = ((n % 8) * 4) + (k % 8) / 2, i = (n % kW4BlockN) / 8;
+  return ((static_cast<int64_t>(n / kW4BlockN) * (k_total / kW4StepK) + k / kW4StepK) * 32 + l) * 4 + i / 2;
+}
+__host__ __device__ constexpr int W4NibbleIndex(int n, int k) {
+  const int p = 2 * (((n % kW4BlockN) / 8) % 2) + (k % kW4StepK) / 8;
+  return p + 4 * (k % 2);
 }
 __host__ __device__ constexpr int64_t W4GroupIndex(int n, int g, int groups) {
-  return (static_cast<int64_t>(n / kW4TileN) * groups + g) * kW4TileN + n % kW4TileN;
+  return ((static_cast<int64_t>(n / kW4BlockN) * groups + g) * 8 + n % 8) * 8 + (n % kW4BlockN) / 8;
 }
-// The decode GEMV handles up to this many activation rows; more go through dequantization + cuBLAS.
-inline constexpr int kW4GemvMaxRows = 16;
 
-// Checkpoint (AWQ GEMM) layout -> kernel layout, on the device, writing rows [row_offset, row_offset + n) of the
-// fused destination.
+// Checkpoint (AWQ GEMM) layout -> kernel layout, on the device, writing columns [col_offset, col_offset + n) of the
+// fused destination (n and col_offset multiples of kW4UnitN; the fused width a multiple of kW4BlockN).
 struct AwqRepackParams {
   const int32_t* qweight = nullptr;   // [k][n/8]
   const int32_t* qzeros = nullptr;    // [k/group][n/8]
   const __half* scales = nullptr;     // [k/group][n]
   int k = 0, n = 0, group = 0;
-  uint32_t* out_qweight = nullptr;    // kernel layout of all fused rows
+  uint32_t* out_qweight = nullptr;    // kernel layout of all fused columns
   __half2* out_scale_zero = nullptr;
-  int row_offset = 0;                 // a multiple of kW4TileN
+  int col_offset = 0;                 // a multiple of kW4UnitN
 };
 [[nodiscard]] absl::Status ValidateAwqRepack(const AwqRepackParams& p);
 void LaunchAwqRepack(const AwqRepackParams& p, cudaStream_t stream);
 
-// y[m][n] = sum_k x[m][k] * W[k][n], fp16 in and out, fp32 accumulation. m in [1, kW4GemvMaxRows].
-struct W4A16GemvParams {
-  const __half* x = nullptr;           // [m][ldx], 16-byte aligned rows
+// y[m][n] = sum_k x[m][k] * W[k][n]: fp16 in and out, fp16 weights on the tensor cores, fp32 accumulation. Any
+// m >= 1. K is cut into `splits` ranges (W4A16GemmSplits); with more than one, each range's fp32 partial goes to
+// `workspace` and the last CTA of a tile adds them in range order (`counters` must start at zero; they are left
+// at zero).
+struct W4A16GemmParams {
+  const __half* x = nullptr;           // [m][ldx], rows 16-byte aligned (ldx a multiple of 8)
   int64_t ldx = 0;
   const uint32_t* qweight = nullptr;   // kernel layout
   const __half2* scale_zero = nullptr;
   __half* y = nullptr;                 // [m][ldy]
   int64_t ldy = 0;
   int m = 0, n = 0, k = 0, group = 0;
+  int splits = 1;
+  float* workspace = nullptr;          // W4A16GemmWorkspaceBytes(m, n, splits) when splits > 1
+  int32_t* counters = nullptr;         // W4A16GemmCounters(m, n) ints when splits > 1
 };
-[[nodiscard]] absl::Status ValidateW4A16Gemv(const W4A16GemvParams& p);
-void LaunchW4A16Gemv(const W4A16GemvParams& p, cudaStream_t stream);
+inline constexpr int kW4MaxSplits = 8;
+// The K split for an [n x k] weight on a device with sm_count SMs: enough CTAs for two per SM at one row.
+int W4A16GemmSplits(int n, int k, int sm_count);
+size_t W4A16GemmWorkspaceBytes(int m, int n, int splits);
+int W4A16GemmCounters(int m, int n);
+[[nodiscard]] absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p);
+void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream);
+
+// The GEMM's CTA shapes: mt m16 tiles per warp, nw 64-column blocks per CTA, sk 64-k sub-stages per pipeline
+// stage, `stages` stages. None changes a row's arithmetic (only the K split and the reduction order do), so any
+// config computes bit-identical results; LaunchW4A16Gemm picks W4A16GemmDefaultConfig, the benchmark tries all.
+struct W4A16GemmConfig {
+  int mt = 1, nw = 1, sk = 4, stages = 3;
+};
+W4A16GemmConfig W4A16GemmDefaultConfig(int m, int n);
+const W4A16GemmConfig* W4A16GemmConfigs(int* count);
+[[nodiscard]] absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c,
+                                               cudaStream_t stream);
 
 // W as fp16 [n][k] (nn.Linear's layout, W transposed), for cuBLAS.
 struct W4A16DequantParams {
@@ -84,5 +118,8 @@ struct W4A16DequantParams {
 [[nodiscard]] absl::Status ValidateW4A16Dequant(const W4A16DequantParams& p);
 void LaunchW4A16Dequant(const W4A16DequantParams& p, cudaStream_t stream);
 inline size_t W4A16DequantWorkspaceBytes(int n, int k) { return static_cast<size_t>(n) * k * sizeof(__half); }
+
+// Shape rule shared by every W4A16 kernel: an INVALID_ARGUMENT naming `what` and the numbers, or OK.
+[[nodiscard]] absl::Status ValidateW4Shape(const char* what, int n, int k, int group);
 
 }  // namespace inference::cuda

@@ -24,58 +24,71 @@ T* Fake() {
   return reinterpret_cast<T*>(storage);
 }
 
-TEST(W4A16Layout, WordIndexIsABijectionAndKeepsStepsContiguous) {
-  for (const auto& [n, k] : std::vector<std::pair<int, int>>{{32, 64}, {64, 192}, {96, 4096}}) {
-    std::set<int64_t> seen;
-    for (int row = 0; row < n; ++row)
-      for (int w = 0; w < k / 8; ++w) {
-        const int64_t idx = W4WordIndex(row, w, k);
-        ASSERT_GE(idx, 0);
-        ASSERT_LT(idx, int64_t{n} * k / 8);
-        seen.insert(idx);
-        // The 8 words of one 64-k step of one row are consecutive (two 16-byte loads per lane).
-        if (w % 8 != 0) {
-          EXPECT_EQ(idx, W4WordIndex(row, w - 1, k) + 1);
+TEST(W4A16Layout, EveryWeightHasOneNibbleAndFragmentsAreContiguous) {
+  for (const auto& [n, k] : std::vector<std::pair<int, int>>{{64, 64}, {128, 192}, {192, 4096}}) {
+    std::set<std::pair<int64_t, int>> seen;
+    for (int col = 0; col < n; ++col)
+      for (int kk = 0; kk < k; ++kk) {
+        const int64_t word = W4WordIndex(col, kk, k);
+        ASSERT_GE(word, 0);
+        ASSERT_LT(word, int64_t{n} * k / 8);
+        seen.insert({word, W4NibbleIndex(col, kk)});
+        // k and k + 1 share a word, in nibbles p and p + 4: one 0x000F000F mask yields the half2 (k, k + 1).
+        if (kk % 2 == 1) {
+          EXPECT_EQ(word, W4WordIndex(col, kk - 1, k));
+          EXPECT_EQ(W4NibbleIndex(col, kk), W4NibbleIndex(col, kk - 1) + 4);
         }
       }
-    EXPECT_EQ(static_cast<int64_t>(seen.size()), int64_t{n} * k / 8) << n << "x" << k;
+    EXPECT_EQ(static_cast<int64_t>(seen.size()), int64_t{n} * k) << n << "x" << k;
   }
-}
-
-TEST(W4A16Layout, NibbleOrderPairsConsecutiveK) {
-  std::set<int> nibbles;
-  for (int j = 0; j < 8; ++j) nibbles.insert(NibbleOfJ(j));
-  EXPECT_EQ(nibbles.size(), 8u);
-  // k = 2i and 2i + 1 sit in nibbles i and i + 4: one 0x000F000F mask after a shift of 4i gives the half2 pair.
-  for (int i = 0; i < 4; ++i) {
-    EXPECT_EQ(NibbleOfJ(2 * i), i);
-    EXPECT_EQ(NibbleOfJ(2 * i + 1), i + 4);
-  }
+  // One k16 step of a 64-column block is 32 lanes x 4 words in a row (a warp's 512-byte load), lane l holding
+  // column 8i + l/4 of tile i and k = 2(l%4) (+1, +8, +9): mma.sync's B-fragment order.
+  for (int lane = 0; lane < 32; ++lane)
+    for (int i = 0; i < 8; ++i) {
+      const int col = 8 * i + lane / 4, kk = 2 * (lane % 4);
+      EXPECT_EQ(W4WordIndex(col, kk, 64), lane * 4 + i / 2);
+      EXPECT_EQ(W4WordIndex(col, kk + 8, 64), lane * 4 + i / 2);
+      EXPECT_EQ(W4WordIndex(col, kk + 16, 64), 128 + lane * 4 + i / 2);
+      EXPECT_EQ(W4NibbleIndex(col, kk), 2 * (i % 2));
+      EXPECT_EQ(W4NibbleIndex(col, kk + 8), 2 * (i % 2) + 1);
+    }
+  // The 8 (scale, zero) a lane needs for one group are 32 consecutive bytes.
+  for (int lane = 0; lane < 32; ++lane)
+    for (int i = 1; i < 8; ++i)
+      EXPECT_EQ(W4GroupIndex(64 + 8 * i + lane / 4, 3, 32), W4GroupIndex(64 + 8 * (i - 1) + lane / 4, 3, 32) + 1);
 }
 
 TEST(W4A16Validate, NamesTheShape) {
-  W4A16GemvParams g;
+  W4A16GemmParams g;
   g.x = Fake<const __half>(), g.qweight = Fake<const uint32_t>(), g.scale_zero = Fake<const __half2>();
   g.y = Fake<__half>();
   g.m = 1, g.n = 4096, g.k = 4096, g.group = 128, g.ldx = 4096, g.ldy = 4096;
-  EXPECT_TRUE(ValidateW4A16Gemv(g).ok());
-  g.m = kW4GemvMaxRows + 1;
-  EXPECT_TRUE(Mentions(ValidateW4A16Gemv(g), "m=17"));
-  g.m = 1, g.n = 4016;  // not a multiple of the 32-column tile
-  EXPECT_TRUE(Mentions(ValidateW4A16Gemv(g), "n=4016"));
+  EXPECT_TRUE(ValidateW4A16Gemm(g).ok());
+  g.m = 0;
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "m=0"));
+  g.m = 300, g.n = 4000;  // not a multiple of the 64-column block
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "out_features=4000"));
   g.n = 4096, g.group = 32;
-  EXPECT_TRUE(Mentions(ValidateW4A16Gemv(g), "group=32"));
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "group_size=32"));
   g.group = 128, g.ldy = 100;
-  EXPECT_TRUE(Mentions(ValidateW4A16Gemv(g), "ldy=100"));
-  g.y = nullptr;
-  EXPECT_TRUE(Mentions(ValidateW4A16Gemv(g), "null"));
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "ldy=100"));
+  g.ldy = 4096, g.ldx = 4100;
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "ldx=4100"));
+  g.ldx = 4096, g.splits = 4;
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "needs a workspace"));
+  g.workspace = Fake<float>(), g.counters = Fake<int32_t>();
+  EXPECT_TRUE(ValidateW4A16Gemm(g).ok());
+  g.splits = kW4MaxSplits + 1;
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "splits=9"));
+  g.splits = 1, g.y = nullptr;
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "null"));
 
-  AwqRepackParams r{Fake<const int32_t>(), Fake<const int32_t>(), Fake<const __half>(), 4096, 4096, 128,
-                    Fake<uint32_t>(), Fake<__half2>(), 0};
+  AwqRepackParams r{Fake<const int32_t>(), Fake<const int32_t>(), Fake<const __half>(), 4096, 1024, 128,
+                    Fake<uint32_t>(), Fake<__half2>(), 4096};
   EXPECT_TRUE(ValidateAwqRepack(r).ok());
-  r.row_offset = 16;
-  EXPECT_TRUE(Mentions(ValidateAwqRepack(r), "row_offset=16"));
-  r.row_offset = 0, r.group = 100;
+  r.col_offset = 8;
+  EXPECT_TRUE(Mentions(ValidateAwqRepack(r), "col_offset=8"));
+  r.col_offset = 0, r.group = 100;
   EXPECT_TRUE(Mentions(ValidateAwqRepack(r), "group_size=100"));
   r.group = 128, r.n = 40;
   EXPECT_TRUE(Mentions(ValidateAwqRepack(r), "out_features=40"));
@@ -83,8 +96,20 @@ TEST(W4A16Validate, NamesTheShape) {
   W4A16DequantParams d{Fake<const uint32_t>(), Fake<const __half2>(), 4096, 4096, 128, Fake<__half>()};
   EXPECT_TRUE(ValidateW4A16Dequant(d).ok());
   d.k = 4032;  // not a multiple of the group
-  EXPECT_TRUE(Mentions(ValidateW4A16Dequant(d), "k=4032"));
+  EXPECT_TRUE(Mentions(ValidateW4A16Dequant(d), "in_features=4032"));
   EXPECT_EQ(W4A16DequantWorkspaceBytes(6144, 4096), size_t{6144} * 4096 * 2);
+}
+
+TEST(W4A16Gemm, SplitsDependOnTheShapeOnlyAndStayInBounds) {
+  // Mistral-7B's linears on 132 SMs: narrow outputs are split along K, the wide gate/up is not.
+  EXPECT_EQ(W4A16GemmSplits(4096, 4096, 132), 4);
+  EXPECT_EQ(W4A16GemmSplits(6144, 4096, 132), 2);
+  EXPECT_EQ(W4A16GemmSplits(28672, 4096, 132), 1);
+  EXPECT_EQ(W4A16GemmSplits(4096, 14336, 132), 4);
+  EXPECT_EQ(W4A16GemmSplits(64, 64, 132), 1);  // one 64-k stage cannot be split
+  EXPECT_EQ(W4A16GemmWorkspaceBytes(256, 4096, 4), size_t{4} * 256 * 4096 * 4);
+  EXPECT_EQ(W4A16GemmWorkspaceBytes(256, 4096, 1), 0u);
+  EXPECT_EQ(W4A16GemmCounters(17, 4096), 64 * 2);
 }
 
 TEST(AttentionValidate, NamesHeadDimGroupAndSplits) {

@@ -1,0 +1,85 @@
+// Device helpers of the W4A16 kernels (w4a16.h's layout): a lane's group scales, the dequantization of one packed
+// word into its four mma B-fragment registers, and the PTX wrappers (mma.sync, ldmatrix, cp.async) the GEMM uses.
+// Device code only; included by the .cu files of kernels/.
+#pragma once
+
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "inference/cuda/kernels/w4a16.h"
+
+namespace inference::cuda {
+
+inline constexpr uint32_t kHalfMagic1024 = 0x64006400u;  // half2(1024, 1024): OR a nibble in to get 1024 + q exactly
+inline constexpr uint32_t kLowNibbles = 0x000F000Fu;
+
+// One lane's (scale, zero) for its eight n8 tiles of a 64-column block in one group, as the half2 the
+// dequantization wants: ss[i] = (scale, scale), zz[i] = (1024 + zero, 1024 + zero).
+struct W4GroupScales {
+  __half2 ss[8], zz[8];
+};
+
+// `group_block` points at the 64 half2 of one (column block, group) (global or shared memory).
+__device__ __forceinline__ W4GroupScales W4ScalesOf(const __half2* group_block, int lane) {
+  const uint4* src = reinterpret_cast<const uint4*>(group_block + (lane / 4) * 8);
+  const uint4 lo = src[0], hi = src[1];
+  const uint32_t raw[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+  W4GroupScales s;
+  const __half2 magic = __half2half2(__float2half(1024.f));
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const __half2 sz = *reinterpret_cast<const __half2*>(&raw[i]);
+    s.ss[i] = __half2half2(__low2half(sz));
+    s.zz[i] = __hadd2(__half2half2(__high2half(sz)), magic);
+  }
+  return s;
+}
+
+__device__ __forceinline__ W4GroupScales LoadW4GroupScales(const __half2* scale_zero, int block, int group, int groups,
+                                                          int lane) {
+  return W4ScalesOf(scale_zero + (static_cast<int64_t>(block) * groups + group) * 64, lane);
+}
+
+// Word j of a lane's k16 fragment -> the B registers of its tiles 2j (out[0], out[1]) and 2j + 1 (out[2], out[3]),
+// each the half2 (k, k + 1) = (q - zero) * scale, exact before the one fp16 rounding of the product.
+__device__ __forceinline__ void DequantW4Word(uint32_t word, const W4GroupScales& s, int j, __half2 (&out)[4]) {
+#pragma unroll
+  for (int part = 0; part < 4; ++part) {
+    const uint32_t bits = ((word >> (4 * part)) & kLowNibbles) | kHalfMagic1024;
+    const int tile = 2 * j + part / 2;
+    out[part] = __hmul2(__hsub2(*reinterpret_cast<const __half2*>(&bits), s.zz[tile]), s.ss[tile]);
+  }
+}
+
+__device__ __forceinline__ uint32_t AsU32(__half2 h) { return *reinterpret_cast<const uint32_t*>(&h); }
+
+// d += a (16x16, row) * b (16x8, col), fp16 operands, fp32 accumulators.
+__device__ __forceinline__ void MmaM16N8K16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// The A fragment of a 16x16 fp16 tile in shared memory; lane l passes the address of row l % 16, column 8 (l / 16).
+__device__ __forceinline__ void LdMatrixX4(uint32_t (&a)[4], const void* smem_row) {
+  const uint32_t addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3])
+               : "r"(addr));
+}
+
+// 16 bytes global -> shared, bypassing L1; zero-filled when !valid.
+__device__ __forceinline__ void CpAsync16(void* smem, const void* gmem, bool valid) {
+  const uint32_t addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  const int src_bytes = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(addr), "l"(gmem), "r"(src_bytes));
+}
+__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int kPending>
+__device__ __forceinline__ void CpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
+
+}  // namespace inference::cuda
