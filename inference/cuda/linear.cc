@@ -12,9 +12,10 @@ namespace inference::cuda {
 namespace {
 
 // The algorithm of every dense GEMM is fixed per shape from the heuristic at these row counts: a typical prefill
-// chunk for the linears, the largest decode batch for the lm_head.
+// chunk for the linears; for the lm_head, 32 rows (H200, bench/RESULTS.md: its algorithm takes 67 us at 1 row and
+// 285 us at 256, the one chosen at 256 rows 140 us and 100 us; batch 1 is where the lm_head weighs most).
 constexpr int kPlanRowsLinear = 2048;
-constexpr int kPlanRowsLmHead = 256;
+constexpr int kPlanRowsLmHead = 32;
 
 // Decode rows up to this many take the W4A16 GEMM; more take dequantize + cuBLAS like prefill rows. Measured on an
 // H200 (bench/RESULTS.md, Mistral-7B shapes): at 64 rows the two cost the same per layer (~0.3 ms), at 256 rows the

@@ -305,13 +305,16 @@ const W4A16GemmConfig* W4A16GemmConfigs(int* count) {
   return configs;
 }
 
-// From bench/engine/kernel_bench's sweep on an H200 (bench/RESULTS.md): one m16 tile per warp up to 16 rows, then
-// two m16 tiles and two column blocks per CTA; four m16 tiles only for the widest layer at 256 rows.
+// From bench/engine/kernel_bench's sweep on an H200 (bench/RESULTS.md), Mistral-7B shapes: one m16 tile per warp up
+// to 16 rows; beyond, the wide gate/up layer wants many warps per CTA (four column blocks, then four m16 tiles per
+// warp), the o_proj-sized square layer one tile per warp, the others two m16 tiles per warp.
 W4A16GemmConfig W4A16GemmDefaultConfig(int m, int n) {
+  constexpr int kWide = 16384;   // gate/up (28672) is wide; q/k/v (6144), o_proj and down_proj (4096) are not
+  constexpr int kSquare = 4096;  // o_proj
   if (m <= 16) return {1, 1, 4, 3};
-  if (n % (2 * kW4BlockN) != 0) return {2, 1, 2, 4};
-  if (m > 128 && n >= 16384) return {4, 2, 2, 3};
-  return {2, 2, 2, 4};
+  if (n >= kWide && n % (4 * kW4BlockN) == 0) return m <= 32 ? W4A16GemmConfig{2, 4, 2, 3} : W4A16GemmConfig{4, 2, 2, 3};
+  if (n == kSquare && m <= 64) return {1, 1, 4, 3};
+  return {2, 1, 2, 4};
 }
 
 absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream) {
