@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# On the GPU machine (device tool, repo root, carry [".carry"] made by scripts/device-pack.sh): the engine bench on
-# a 32-layer synthetic Mistral-7B checkpoint, then (PEER=1, the default) the peer baselines in the same call.
+# On the GPU machine (device tool, repo root, carry [".carry-bench"] made by scripts/device-pack.sh with
+# AWQSERVE_DEVICE_TARGETS="engine_bench kernel_bench"): the engine bench on a 32-layer synthetic Mistral-7B checkpoint,
+# then (PEER=1, the default) the peer baselines in the same call.
 # Writes engine.json, peer.json and logs to $OUT.
 set -uo pipefail
-carry="${CARRY:-.carry}"
+carry="${CARRY:-.carry-bench}"
 export LD_LIBRARY_PATH="$PWD/$carry/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 out="${OUT:-/tmp/out}"
 mkdir -p "$out"

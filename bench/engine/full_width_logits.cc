@@ -4,7 +4,6 @@
 //                                                        chunked prefill: each chunk ends at the next position
 //   --greedy-batch 32 --ids-file F                       greedy tokens of 32 prompts alone vs in one batch
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -105,7 +104,9 @@ int main(int argc, char** argv) {
     std::vector<int> all(n);
     for (int i = 0; i < n; ++i) all[i] = i;
     const auto together = generate(all, 0);
-    int identical = 0, legit = 0;
+    // Every row kind computes the same bits alone and in a batch (inference/cuda/linear.h), so every request must
+    // give exactly the same tokens; a divergence is reported with the top-2 margin where it happens.
+    int identical = 0;
     for (int i = 0; i < n; ++i) {
       const auto alone = generate({i}, n)[0];
       size_t d = 0;
@@ -121,23 +122,12 @@ int main(int argc, char** argv) {
       std::vector<std::vector<float>> logits;
       if (absl::Status st = run.backend->ExecuteLogits(b, &logits); !st.ok()) return Fail(st);
       std::vector<float> l = logits[0];
-      double sq = 0;
-      for (float v : l) sq += double(v) * v;
-      const double rms = std::sqrt(sq / l.size());
       std::partial_sort(l.begin(), l.begin() + 2, l.end(), std::greater<float>());
-      // Batched and single rows run different kernels (GEMM vs GEMV, other attention splits). On this random model
-      // fp16 is badly conditioned at short contexts: transformers' own fp16 logits are off by up to 1.2e-2 of the
-      // norm (prompt 17, last position, ../shared/tools/README.md and the full-width table), i.e. ~1.2e-2 x rms per
-      // logit; the gap of two logits computed two ways then differs by ~2.4e-2 x rms (one sigma). A divergence
-      // where the gap is under 4 sigma is fp16 noise, not a bug.
-      const double noise = 0.1 * rms;
-      std::printf("request %d (prompt %zu tokens) diverges at step %zu: top-2 margin there %.4f (logit rms %.3f)\n", i,
-                  prompts[i].size(), d, l[0] - l[1], rms);
-      legit += l[0] - l[1] < noise;
+      std::printf("request %d (prompt %zu tokens) diverges at step %zu: top-2 margin there %.4f\n", i,
+                  prompts[i].size(), d, l[0] - l[1]);
     }
-    std::printf("greedy batch of %d vs alone: %d identical, %d diverge at a near-tie (< 0.1 x rms), %d otherwise\n",
-                n, identical, legit, n - identical - legit);
-    return identical + legit == n ? 0 : 2;
+    std::printf("greedy batch of %d vs alone: %d of %d identical\n", n, identical, n);
+    return identical == n ? 0 : 2;
   }
 
   std::vector<int> positions = bench::ParseInts(flags["positions"]);

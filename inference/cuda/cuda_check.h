@@ -1,7 +1,7 @@
 // CUDA and cuBLAS error codes as absl::Status. Header-only; thread-safe.
 //
 //   RETURN_IF_CUDA_ERROR(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream));
-//   RETURN_IF_ERROR(CudaLastError("w4a16_gemv"));   // after a kernel launch
+//   RETURN_IF_ERROR(CudaLastError("w4a16 gemm"));   // after a kernel launch
 #pragma once
 
 #include <cuda_runtime.h>

@@ -4,7 +4,7 @@ our CUDA engine's logits (bench/engine/full_width_logits) against transformers r
 ../shared/tools/awq_reference.py in float32, with transformers' own fp16 error as the yardstick
 (../shared/tools/README.md): for prompts of 1, 17, 500 and 5000 tokens, at a set of positions, our relative error
 against float32 must be at most 1.5x transformers-fp16's (median over the positions and at the last position), or
-within the fixed fp16 tolerance (median <= 5e-3, none > 1e-2). Then the same greedy tokens alone and in a batch
+within the fixed fp16 tolerance (median <= 5e-3, none > 1e-2). Then exactly the same greedy tokens alone and in a batch
 of 32. Prints a table; exit status 1 on any failure.
 
   python3 tests/gpu/full_width_check.py --bin DIR_WITH_full_width_logits --shared .carry/shared --work /tmp/fw
