@@ -296,6 +296,7 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
     }
     RETURN_IF_ERROR(RunLinear(w.o_proj, attn_.as<__half>(), lrows, delta, ctx));
     const AddRmsNormParams n2{residual, delta, nullptr, w.post_attention_layernorm, normed, rows, c.hidden_size, eps};
+    RETURN_IF_ERROR(ValidateAddRmsNorm(n2));
     LaunchAddRmsNorm(n2, stream_);
     RETURN_IF_ERROR(RunLinear(w.gate_up, normed, lrows, gate_up_.as<__half>(), ctx));
     const SiluMulParams act{gate_up_.as<__half>(), act_.as<__half>(), rows, c.intermediate_size};
@@ -306,6 +307,7 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
   if (sample_rows == 0) return CudaLastError("forward");  // a prefill chunk that samples nothing
   // Final norm of the sampled rows only (gathered), then the lm_head and sampling (gpu_sampler.h).
   const AddRmsNormParams fin{residual, delta, meta + off_sample_, model_.norm, normed, sample_rows, c.hidden_size, eps};
+  RETURN_IF_ERROR(ValidateAddRmsNorm(fin));
   LaunchAddRmsNorm(fin, stream_);
   RETURN_IF_ERROR(RunLmHead(model_.lm_head, c.vocab_size, c.hidden_size, normed, sample_rows, logits_.as<float>(), ctx));
   RETURN_IF_ERROR(sampler_.Launch(logits_.as<float>(), sample_rows, stream_));
