@@ -16,6 +16,7 @@
 #include "inference/engine/rng.h"
 #include "inference/engine/sampler.h"
 #include "tests/gpu/gpu_test_util.h"
+#include "tests/gpu/tiny_backend.h"
 
 namespace inference::cuda {
 namespace {
@@ -247,46 +248,16 @@ TEST(GpuSampler, RejectsBadParamsAndTooManyRowsNamingTheField) {
 
 // ---- End to end: CudaBackend's sampled tokens against the CPU sampler on the backend's own logits. -------------
 
-constexpr int kBlocksPerSeq = 64;
-
-class TinyBackend {
- public:
-  TinyBackend(const std::string& model, bool graphs) {
-    auto w = LoadModelWeights(testing::SharedDir() + "/assets/" + model);
-    EXPECT_TRUE(w.ok()) << w.status();
-    weights_ = std::make_unique<ModelWeights>(*std::move(w));
-    CudaBackendOptions opt;
-    opt.max_batch_tokens = 1024;
-    opt.max_seqs = 8;
-    opt.max_kv_blocks = 8 * kBlocksPerSeq;
-    opt.cuda_graphs = graphs;
-    auto b = CudaBackend::Create(*weights_, opt);
-    EXPECT_TRUE(b.ok()) << b.status();
-    backend_ = *std::move(b);
-  }
-  CudaBackend& get() { return *backend_; }
-
- private:
-  std::unique_ptr<ModelWeights> weights_;
-  std::unique_ptr<CudaBackend> backend_;
-};
-
+// A step of sequence `seq` that samples with `p` and `st` (tiny_backend.h's block allotment).
 SeqStep Step(int seq, const std::vector<int32_t>& tokens, int start, const SamplingParams* p, SamplerState* st) {
-  SeqStep s;
-  s.tokens = tokens;
-  s.start_pos = start;
-  for (int b = 0; b < (start + static_cast<int>(tokens.size()) + 15) / 16; ++b) s.block_table.push_back(seq * kBlocksPerSeq + b);
-  s.sample = true;
-  s.sampling = p;
-  s.sampler_state = st;
-  return s;
+  return testing::TinyStep(seq, tokens, start, p, st);
 }
 
 // Decodes `params.size()` sequences together for `steps` steps. Each step: the backend's logits (ExecuteLogits, the
 // same launches as the step), the CPU sampler on them with a copy of each state, then Execute; ids, logprobs, top-n
 // and states must agree. Returns the steps compared.
 int DecodeAgainstCpuSampler(const std::string& model, bool graphs, const std::vector<SamplingParams>& params, int steps) {
-  TinyBackend b(model, graphs);
+  testing::TinyBackend b(model, /*max_seqs=*/8, /*max_batch_tokens=*/1024, graphs);
   const size_t n = params.size();
   std::vector<SamplerState> gpu(n), cpu(n);
   std::vector<std::vector<int32_t>> prompts(n);
@@ -356,7 +327,7 @@ TEST(CudaBackendSampling, GraphStepsMatchTheCpuSamplerOnTheBackendsLogits) {
 // A graph bucket with a padding row (3 sequences in the bucket of 4): the padding row is sampled idle and the three
 // sequences get valid tokens, their states advanced exactly once per step.
 TEST(CudaBackendSampling, GraphPaddingRowsAreHarmless) {
-  TinyBackend b("tiny-stories-awq", /*graphs=*/true);
+  testing::TinyBackend b("tiny-stories-awq", /*max_seqs=*/8, /*max_batch_tokens=*/1024, /*graphs=*/true);
   const std::vector<SamplingParams> params = MixedParams(3);
   std::vector<SamplerState> st(3);
   StepBatch batch;

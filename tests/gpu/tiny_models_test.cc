@@ -13,11 +13,10 @@
 #include "inference/cuda/cuda_backend.h"
 #include "inference/engine/sampler.h"
 #include "tests/gpu/gpu_test_util.h"
+#include "tests/gpu/tiny_backend.h"
 
 namespace inference::cuda {
 namespace {
-
-constexpr int kBlocksPerSeq = 64;  // test-local block allotment: sequence s owns blocks [64s, 64s + 64)
 
 std::vector<int32_t> Ints(const base::Json& j) {
   std::vector<int32_t> v;
@@ -32,39 +31,20 @@ std::vector<double> Doubles(const base::Json& j) {
 
 class Harness {
  public:
-  explicit Harness(const std::string& model, bool graphs = true) {
-    auto w = LoadModelWeights(testing::SharedDir() + "/assets/" + model);
-    EXPECT_TRUE(w.ok()) << w.status();
-    weights_ = std::make_unique<ModelWeights>(*std::move(w));
-    CudaBackendOptions opt;
-    opt.max_batch_tokens = 2048;
-    opt.max_seqs = 64;
-    opt.max_kv_blocks = 64 * kBlocksPerSeq;
-    opt.cuda_graphs = graphs;
-    auto b = CudaBackend::Create(*weights_, opt);
-    EXPECT_TRUE(b.ok()) << b.status();
-    backend_ = *std::move(b);
+  explicit Harness(const std::string& model, bool graphs = true) : tiny_(model, 64, 2048, graphs) {
     greedy_.temperature = 0;
   }
-  const ModelConfig& config() const { return weights_->config; }
-  Backend& backend() { return *backend_; }
+  const ModelConfig& config() const { return tiny_.config(); }
+  Backend& backend() { return tiny_.get(); }
 
   SeqStep Step(int seq, const std::vector<int32_t>& tokens, int start, bool sample) {
-    SeqStep s;
-    s.tokens = tokens;
-    s.start_pos = start;
-    const int blocks = (start + static_cast<int>(tokens.size()) + 15) / 16;
-    for (int b = 0; b < blocks; ++b) s.block_table.push_back(seq * kBlocksPerSeq + b);
-    s.sample = sample;
-    s.sampling = &greedy_;
-    s.sampler_state = &states_[seq];
-    return s;
+    return testing::TinyStep(seq, tokens, start, &greedy_, &states_[seq], sample);
   }
   std::vector<float> Logits(const std::vector<SeqStep>& steps, int which = 0) {
     StepBatch batch;
     batch.seqs = steps;
     std::vector<std::vector<float>> logits;
-    const absl::Status st = backend_->ExecuteLogits(batch, &logits);
+    const absl::Status st = tiny_.get().ExecuteLogits(batch, &logits);
     EXPECT_TRUE(st.ok()) << st;
     return st.ok() ? logits[which] : std::vector<float>();
   }
@@ -75,7 +55,7 @@ class Harness {
     for (size_t i = 0; i < prompts.size(); ++i) batch.seqs.push_back(Step(first_seq + i, prompts[i], 0, true));
     for (int s = 0; s < steps; ++s) {
       StepResult r;
-      const absl::Status st = backend_->Execute(batch, &r);
+      const absl::Status st = tiny_.get().Execute(batch, &r);
       EXPECT_TRUE(st.ok()) << st;
       if (!st.ok()) return out;
       StepBatch next;
@@ -90,8 +70,7 @@ class Harness {
   }
 
  private:
-  std::unique_ptr<ModelWeights> weights_;
-  std::unique_ptr<CudaBackend> backend_;
+  testing::TinyBackend tiny_;
   SamplingParams greedy_;
   SamplerState states_[64];
 };
@@ -266,7 +245,7 @@ TEST(TinyStoriesAwq, CudaMatchesTheCpuBackend) {
   auto w = LoadModelWeights(testing::SharedDir() + "/assets/tiny-stories-awq");
   ASSERT_TRUE(w.ok()) << w.status();
   CpuBackendOptions copt;
-  copt.num_blocks = kBlocksPerSeq;
+  copt.num_blocks = testing::kTinyBlocksPerSeq;
   auto cpu = CreateCpuBackend(*w, copt);
   ASSERT_TRUE(cpu.ok()) << cpu.status();
   auto ref = base::ReadJsonFile(testing::SharedDir() + "/assets/tiny-stories-awq/reference.json");

@@ -102,10 +102,12 @@ TEST(W4A16Validate, NamesTheShape) {
 
 TEST(W4A16Gemm, SplitsDependOnTheShapeOnlyAndStayInBounds) {
   // Mistral-7B's linears on 132 SMs: narrow outputs are split along K, the wide gate/up is not.
-  EXPECT_EQ(W4A16GemmSplits(4096, 4096, 132), 4);
-  EXPECT_EQ(W4A16GemmSplits(6144, 4096, 132), 2);
+  // (three CTAs per SM at one row: 3 * 132 / (n / 64) ranges, at most kW4MaxSplits)
+  EXPECT_EQ(W4A16GemmSplits(4096, 4096, 132), 6);
+  EXPECT_EQ(W4A16GemmSplits(6144, 4096, 132), 4);
   EXPECT_EQ(W4A16GemmSplits(28672, 4096, 132), 1);
-  EXPECT_EQ(W4A16GemmSplits(4096, 14336, 132), 4);
+  EXPECT_EQ(W4A16GemmSplits(4096, 14336, 132), 6);
+  EXPECT_EQ(W4A16GemmSplits(4096, 4096, 1000), kW4MaxSplits);
   EXPECT_EQ(W4A16GemmSplits(64, 64, 132), 1);  // one 64-k stage cannot be split
   EXPECT_EQ(W4A16GemmWorkspaceBytes(256, 4096, 4), size_t{4} * 256 * 4096 * 4);
   EXPECT_EQ(W4A16GemmWorkspaceBytes(256, 4096, 1), 0u);
