@@ -1,5 +1,5 @@
-// W4A16 kernels over AWQ weights: the load-time repack, the tensor-core GEMM that runs every one-token (decode) row,
-// and the dequantization to fp16 that feeds cuBLAS for prefill chunks. Kernels know nothing of requests; launchers
+// W4A16 kernels over AWQ weights: the load-time repack, the tensor-core GEMM that runs the decode rows (linear.h:
+// steps of up to 64 sequences), and the dequantization to fp16 that feeds cuBLAS for prefill chunks and larger steps. Kernels know nothing of requests; launchers
 // never allocate.
 //
 // The repacked ("kernel") layout, decided once at load, for a linear y = x @ W with W [K, N], group G. It is the

@@ -1,14 +1,16 @@
-// The W4A16 tensor-core GEMM over the kernel layout (w4a16.h), for every one-token row from batch 1 to 256.
+// The W4A16 tensor-core GEMM over the kernel layout (w4a16.h): any row count; linear.h gives it the decode rows of
+// steps of up to 64 sequences.
 //
 // A CTA owns a tile of 16*MT rows x 64*NW columns and one of `splits` ranges of K. Its warps form a 4 (along K) x NW
 // (along N) grid: in each 64-k sub-stage (one group's scales), warp (kw, nw) takes k16 step kw of column block nw,
 // dequantizes its B fragments in registers (w4a16_fragment.cuh) and runs MT x 8 mma.sync.m16n8k16. Weights, scales
 // and activations reach shared memory through a STAGES-deep cp.async pipeline of SK sub-stages each, so at batch 1 a
-// CTA keeps (STAGES - 1) * SK * 2 KB of weights in flight and the kernel streams HBM; at 256 rows it is tensor-bound.
+// CTA keeps (STAGES - 1) * SK * 2 KB of weights in flight (bench/RESULTS.md has what it reaches and what limits it).
 //
 // Reduction order, the same for every row count: each warp accumulates its k16 steps in order; the four K-warps'
 // sums are added kw = 0, 1, 2, 3; the splits' partials (fp32, workspace) are added in split order by the tile's last
-// CTA. Only MT and NW (which never change a row's arithmetic) follow the row count.
+// CTA. Only the CTA shape (MT, NW, SK, STAGES: W4A16GemmConfig), which never changes a row's arithmetic, follows the
+// row count.
 #include <algorithm>
 #include <iterator>
 
