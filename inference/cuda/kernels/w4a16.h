@@ -1,6 +1,6 @@
 // W4A16 kernels over AWQ weights: the load-time repack, the tensor-core GEMM that runs the decode rows (linear.h:
-// steps of up to 64 sequences), and the dequantization to fp16 that feeds cuBLAS for prefill chunks and larger steps. Kernels know nothing of requests; launchers
-// never allocate.
+// steps of up to 64 sequences), and the dequantization to fp16 that feeds cuBLAS for prefill chunks and larger
+// steps. Kernels know nothing of requests; launchers never allocate.
 //
 // The repacked ("kernel") layout, decided once at load, for a linear y = x @ W with W [K, N], group G. It is the
 // B-operand fragment order of mma.sync.m16n8k16 (row.col): a warp's k16 x n64 block is 32 lanes x 4 words, lane l
