@@ -224,9 +224,14 @@ absl::Status CudaBackend::Prepare(const StepBatch& batch, bool graph, int* rows,
 absl::Status CudaBackend::Forward(int rows, int sample_rows) {
   const ModelConfig& c = config_;
   const int32_t* meta = meta_dev_.as<int32_t>();
-  const LinearContext ctx{stream_,           cublas_.get(),          scratch_.as<__half>(),
-                          scratch_.bytes(),  gemm_ws_.as<float>(), gemm_ws_.bytes(),
-                          gemm_counters_.as<int32_t>(), static_cast<int>(gemm_counters_.bytes() / sizeof(int32_t))};
+  const LinearContext ctx{stream_,
+                          cublas_.get(),
+                          scratch_.as<__half>(),
+                          scratch_.bytes(),
+                          gemm_ws_.as<float>(),
+                          gemm_ws_.bytes(),
+                          gemm_counters_.as<int32_t>(),
+                          static_cast<int>(gemm_counters_.bytes() / sizeof(int32_t))};
   const LinearRows lrows{prefill_rows_, rows - prefill_rows_};
   const int q_dim = c.num_attention_heads * c.head_dim, kv_dim = c.num_key_value_heads * c.head_dim;
   const float eps = static_cast<float>(c.rms_norm_eps);
@@ -237,6 +242,24 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
   RETURN_IF_ERROR(ValidateEmbedding(emb));
   LaunchEmbedding(emb, stream_);
   const size_t layer_pool = info_.kv.pool_elements();
+  // The fields both attention kernels take from this step and the model (the paged cache of one layer, the q part of
+  // the fused qkv rows, the output rows).
+  const float attn_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  auto set_attention = [&](auto* p, const __half* k_cache, const __half* v_cache) {
+    p->q = qkv;
+    p->ldq = q_dim + 2 * kv_dim;
+    p->k_cache = k_cache;
+    p->v_cache = v_cache;
+    p->block_tables = meta + off_tables_;
+    p->max_blocks = max_blocks_per_seq_;
+    p->block_size = options_.block_size;
+    p->heads = c.num_attention_heads;
+    p->kv_heads = c.num_key_value_heads;
+    p->head_dim = c.head_dim;
+    p->window = c.sliding_window;
+    p->scale = attn_scale;
+    p->out = attn_.as<__half>();
+  };
   for (int l = 0; l < c.num_hidden_layers; ++l) {
     const DeviceLayer& w = model_.layers[l];
     __half* k_cache = kv_.as<__half>() + 2 * l * layer_pool;
@@ -252,45 +275,21 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
     LaunchRopeKv(rope, stream_);
     if (num_tiles_ > 0) {
       FlashPrefillParams fp;
-      fp.q = qkv;
-      fp.ldq = q_dim + 2 * kv_dim;
-      fp.k_cache = k_cache;
-      fp.v_cache = v_cache;
-      fp.block_tables = meta + off_tables_;
-      fp.max_blocks = max_blocks_per_seq_;
-      fp.block_size = options_.block_size;
+      set_attention(&fp, k_cache, v_cache);
       fp.tiles = reinterpret_cast<const FlashTile*>(meta + off_tiles_);
       fp.num_tiles = num_tiles_;
-      fp.heads = c.num_attention_heads;
-      fp.kv_heads = c.num_key_value_heads;
-      fp.head_dim = c.head_dim;
-      fp.window = c.sliding_window;
-      fp.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-      fp.out = attn_.as<__half>();
       RETURN_IF_ERROR(ValidateFlashPrefill(fp));
       LaunchFlashPrefill(fp, stream_);
     }
     if (decode_rows_ > 0) {
       PagedAttentionParams ap;
-      ap.q = qkv;
-      ap.ldq = q_dim + 2 * kv_dim;
-      ap.k_cache = k_cache;
-      ap.v_cache = v_cache;
-      ap.block_tables = meta + off_tables_;
-      ap.max_blocks = max_blocks_per_seq_;
-      ap.block_size = options_.block_size;
+      set_attention(&ap, k_cache, v_cache);
       ap.query_seq = meta + off_qseq_;
       ap.query_pos = meta + off_pos_;
       ap.rows = decode_rows_ == rows ? nullptr : meta + off_rows_;
       ap.tokens = decode_rows_;
-      ap.heads = c.num_attention_heads;
-      ap.kv_heads = c.num_key_value_heads;
-      ap.head_dim = c.head_dim;
-      ap.window = c.sliding_window;
-      ap.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
       ap.splits = PagedAttentionSplits(decode_rows_, c.num_key_value_heads, sm_count_);
       ap.workspace = attn_ws_.as<float>();
-      ap.out = attn_.as<__half>();
       RETURN_IF_ERROR(ValidatePagedAttention(ap));
       LaunchPagedAttention(ap, stream_);
     }
