@@ -13,11 +13,7 @@ SIGTERM to the gateway first, then the others, and records each exit code in `ex
 Binaries come from AWQSERVE_<NAME>_BIN (set by ctest), else from the build folder given as AWQSERVE_BINARY_DIR.
 """
 import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 import urllib.request
 
 import grpc
@@ -47,58 +43,6 @@ def parse_metrics(text):
     return values
 
 
-class _Server(awq_harness.Server):
-    """awq_harness.Server whose start-up reads stdout on a thread: its "listening on" and "metrics on" lines often
-    arrive in one read, which a select() on the pipe would then wait on in vain."""
-
-    def start(self, timeout=30.0, ready_service="readiness"):
-        self.process = subprocess.Popen([self.binary] + self.args, stdout=subprocess.PIPE, stderr=self._stderr,
-                                        text=True, bufsize=1)
-        found = threading.Event()
-
-        def read():
-            for line in self.process.stdout:
-                if line.startswith("listening on "):
-                    self.address = line[len("listening on "):].strip()
-                elif line.startswith("metrics on "):
-                    self.metrics_address = line[len("metrics on "):].strip()
-                if self.address and (self.metrics_address or not self.expect_metrics):
-                    found.set()
-            found.set()  # end of output: the process is gone
-
-        self._reader = threading.Thread(target=read, daemon=True)
-        self._reader.start()
-        deadline = time.monotonic() + timeout
-        if not found.wait(timeout) or self.address is None:
-            self.process.kill()
-            self.process.wait()
-            raise RuntimeError(f"{self.binary} did not start (exit {self.process.returncode}): {self.stderr()}")
-        while True:
-            try:
-                if awq_harness.health_check(self.address, ready_service, timeout=1.0) == "SERVING":
-                    return self
-            except grpc.RpcError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{self.binary}: {ready_service!r} not SERVING: {self.stderr()}")
-            time.sleep(0.05)
-
-    def stop(self, sig=signal.SIGTERM, timeout=60.0):
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._reader.join(timeout=5)
-        self.process.stdout.close()
-        self._stderr.close()
-        return self.process.returncode
-
-
 class ServingStack:
     def __init__(self, model_dir, generation_args=(), gateway_args=(), backend="cpu"):
         awq_harness.stubs()
@@ -113,12 +57,12 @@ class ServingStack:
         metrics = "127.0.0.1:0"
         try:
             for name in ("tokenizer", "template"):
-                self.servers[name] = _Server(binary(name), ["--model_dir", self.model_dir],
+                self.servers[name] = awq_harness.Server(binary(name), ["--model_dir", self.model_dir],
                                              metrics_listen=metrics).start(STARTUP_TIMEOUT_S)
-            self.servers["generation"] = _Server(
+            self.servers["generation"] = awq_harness.Server(
                 binary("generation"), ["--model_dir", self.model_dir] + self.generation_args,
                 metrics_listen=metrics).start(STARTUP_TIMEOUT_S)
-            self.servers["gateway"] = _Server(
+            self.servers["gateway"] = awq_harness.Server(
                 binary("gateway"),
                 ["--template", self.address("template"), "--tokenizer", self.address("tokenizer"),
                  "--generation", self.address("generation")] + self.gateway_args,

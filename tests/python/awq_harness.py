@@ -159,8 +159,9 @@ class Server:
                     break
             except grpc.RpcError:
                 pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("%s: %r not SERVING within %ss" % (self.binary, ready_service, timeout))
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("%s: %r not SERVING within %ss (exit %s): %s" % (
+                    self.binary, ready_service, timeout, self.process.poll(), self.stderr()))
             time.sleep(0.05)
         return self
 
