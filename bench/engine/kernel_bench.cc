@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
     int sms = 0;
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     inference::cuda::DeviceLinear w{qw.as<uint32_t>(), sz.as<__half2>(), nullptr, l.n, l.k, kGroup};
-    w.splits = inference::cuda::W4A16GemmSplits(l.n, l.k, sms);
+    w.splits = inference::cuda::W4A16GemmSplits(inference::cuda::W4A16GemmKind::kNarrow, l.n, l.k, sms);
+    w.wide_splits = inference::cuda::W4A16GemmSplits(inference::cuda::W4A16GemmKind::kWide, l.n, l.k, sms);
     Buf ws(inference::cuda::LinearGemmWorkspaceBytes(w, kMaxDecodeRows) + 16);
     Buf counters(sizeof(int32_t) * (inference::cuda::LinearGemmCounters(w, kMaxDecodeRows) + 1));
     cudaMemset(counters.p, 0, sizeof(int32_t) * (inference::cuda::LinearGemmCounters(w, kMaxDecodeRows) + 1));
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
                                              counters.as<int32_t>(), inference::cuda::LinearGemmCounters(w, kMaxDecodeRows)};
     const double bytes = l.n * double(l.k) / 2 + l.n * double(l.k / kGroup) * 4;
     struct Run { const char* kind; int m; };
-    for (const Run r : {Run{"decode", 1}, Run{"decode", 8}, Run{"decode", 16}, Run{"decode", 32}, Run{"decode", 64},
+    for (const Run r : {Run{"decode", 1}, Run{"decode", 8}, Run{"decode", 16}, Run{"decode", 32}, Run{"decode", 33}, Run{"decode", 64},
                         Run{"decode", 128}, Run{"decode", 256}, Run{"prefill", 256}, Run{"prefill", 2048}}) {
       const bool decode = r.kind[0] == 'd';
       const inference::cuda::LinearRows rows{decode ? 0 : r.m, decode ? r.m : 0};
@@ -101,36 +102,40 @@ int main(int argc, char** argv) {
     std::printf("%-10s dequant %8.4f ms (%.0f GB/s incl. fp16 write)\n", l.name, ms, (bytes + 2.0 * l.n * l.k) / ms / 1e6);
     res.Set(std::string(l.name) + "_dequant_ms", base::Json(ms));
   }
-  // Every W4A16 GEMM config at each decode row count (they compute the same bits; the dispatcher's default is
-  // marked *), ten launches per timing so the host's launch time is not counted.
+  // Every W4A16 GEMM config of each kind at each decode row count (the configs of a kind compute the same bits;
+  // the dispatcher's default is marked *), ten launches per timing so the host's launch time is not counted.
   {
     int sms = 0, count = 0;
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     const inference::cuda::W4A16GemmConfig* configs = inference::cuda::W4A16GemmConfigs(&count);
-    std::printf("gemm config sweep: linear m [mt nw sk stages] us\n");
+    std::printf("gemm config sweep: linear kind m [mw mt nw sk stages] us\n");
     for (const Lin& l : lins) {
       Buf qw(size_t{1} * l.n * l.k / 2), sz(size_t{4} * l.n * (l.k / kGroup));
-      const int splits = inference::cuda::W4A16GemmSplits(l.n, l.k, sms);
-      Buf ws(inference::cuda::W4A16GemmWorkspaceBytes(256, l.n, splits) + 16);
+      Buf ws(inference::cuda::W4A16GemmWorkspaceBytes(256, l.n, inference::cuda::kW4MaxSplits) + 16);
       Buf counters(sizeof(int32_t) * (inference::cuda::W4A16GemmCounters(256, l.n) + 1));
       cudaMemset(counters.p, 0, sizeof(int32_t) * (inference::cuda::W4A16GemmCounters(256, l.n) + 1));
-      for (int m : {1, 16, 32, 64, 128, 256}) {
-        inference::cuda::W4A16GemmParams p;
-        p.x = x.as<__half>(), p.ldx = l.k, p.qweight = qw.as<uint32_t>(), p.scale_zero = sz.as<__half2>();
-        p.y = y.as<__half>(), p.ldy = l.n, p.m = m, p.n = l.n, p.k = l.k, p.group = kGroup, p.splits = splits;
-        p.workspace = ws.as<float>(), p.counters = counters.as<int32_t>();
-        const inference::cuda::W4A16GemmConfig def = inference::cuda::W4A16GemmDefaultConfig(m, l.n);
-        std::printf("%-10s %4d", l.name, m);
-        for (int i = 0; i < count; ++i) {
-          const inference::cuda::W4A16GemmConfig& c = configs[i];
-          if (l.n % (64 * c.nw) != 0) continue;
-          const double us = 100.0 * TimeMs([&] {
-            for (int r = 0; r < 10; ++r) (void)inference::cuda::LaunchW4A16GemmWith(p, c, nullptr);
-          });
-          const bool is_def = c.mt == def.mt && c.nw == def.nw && c.sk == def.sk && c.stages == def.stages;
-          std::printf("  [%d %d %d %d]%s %.1f", c.mt, c.nw, c.sk, c.stages, is_def ? "*" : "", us);
+      for (const auto kind : {inference::cuda::W4A16GemmKind::kNarrow, inference::cuda::W4A16GemmKind::kWide}) {
+        const bool narrow = kind == inference::cuda::W4A16GemmKind::kNarrow;
+        const int splits = inference::cuda::W4A16GemmSplits(kind, l.n, l.k, sms);
+        for (int m : narrow ? std::vector<int>{1, 16, 32, 64} : std::vector<int>{32, 64, 128, 256}) {
+          inference::cuda::W4A16GemmParams p;
+          p.x = x.as<__half>(), p.ldx = l.k, p.qweight = qw.as<uint32_t>(), p.scale_zero = sz.as<__half2>();
+          p.y = y.as<__half>(), p.ldy = l.n, p.m = m, p.n = l.n, p.k = l.k, p.group = kGroup, p.kind = kind;
+          p.splits = splits, p.workspace = ws.as<float>(), p.counters = counters.as<int32_t>();
+          const inference::cuda::W4A16GemmConfig def = inference::cuda::W4A16GemmDefaultConfig(kind, m, l.n);
+          std::printf("%-10s %-6s %4d", l.name, narrow ? "narrow" : "wide", m);
+          for (int i = 0; i < count; ++i) {
+            const inference::cuda::W4A16GemmConfig& c = configs[i];
+            if (c.kind != kind || l.n % (64 * c.nw) != 0) continue;
+            const double us = 100.0 * TimeMs([&] {
+              for (int r = 0; r < 10; ++r) (void)inference::cuda::LaunchW4A16GemmWith(p, c, nullptr);
+            });
+            const bool is_def = c.mw == def.mw && c.mt == def.mt && c.nw == def.nw && c.sk == def.sk &&
+                                c.stages == def.stages;
+            std::printf("  [%d %d %d %d %d]%s %.1f", c.mw, c.mt, c.nw, c.sk, c.stages, is_def ? "*" : "", us);
+          }
+          std::printf("\n");
         }
-        std::printf("\n");
       }
     }
     // The lm_head's fixed algorithm chosen at different row counts (cublas_gemm.h), timed at 1 and 256 rows.

@@ -99,7 +99,8 @@ class Uploader {
     }
     out.qweight = static_cast<const uint32_t*>(qw);
     out.scale_zero = static_cast<const __half2*>(sz);
-    out.splits = W4A16GemmSplits(out.n, out.k, sm_count_);
+    out.splits = W4A16GemmSplits(W4A16GemmKind::kNarrow, out.n, out.k, sm_count_);
+    out.wide_splits = W4A16GemmSplits(W4A16GemmKind::kWide, out.n, out.k, sm_count_);
     return out;
   }
 

@@ -17,10 +17,16 @@ namespace {
 constexpr int kPlanRowsLinear = 2048;
 constexpr int kPlanRowsLmHead = 32;
 
-// Decode rows up to this many take the W4A16 GEMM; more take dequantize + cuBLAS like prefill rows. Measured on an
-// H200 (bench/RESULTS.md, Mistral-7B shapes): at 64 rows the two cost the same per layer (~0.3 ms), at 256 rows the
-// GEMM is twice as slow (0.83 ms against 0.39 ms).
-constexpr int kW4GemmMaxDecodeRows = 64;
+// Decode rows up to this many take the kNarrow GEMM, more the kWide one. A batch of 32 computes what each of its
+// sequences computes alone; at 64 rows and above kWide is the faster (bench/RESULTS.md, H200, Mistral-7B shapes).
+constexpr int kW4NarrowMaxRows = 32;
+
+W4A16GemmKind KindFor(int decode_rows) {
+  return decode_rows <= kW4NarrowMaxRows ? W4A16GemmKind::kNarrow : W4A16GemmKind::kWide;
+}
+int SplitsFor(const DeviceLinear& w, W4A16GemmKind kind) {
+  return kind == W4A16GemmKind::kNarrow ? w.splits : w.wide_splits;
+}
 
 // Row-major y[m][n] = x[m][k] @ w[n][k]^T.
 absl::Status Gemm(const __half* w, int n, int k, const __half* x, int m, void* y, cudaDataType_t y_type,
@@ -41,13 +47,15 @@ absl::Status DequantGemm(const DeviceLinear& w, const __half* x, int m, __half* 
 }
 
 absl::Status W4Gemm(const DeviceLinear& w, const __half* x, int m, __half* y, const LinearContext& ctx) {
-  if (ctx.gemm_workspace_bytes < W4A16GemmWorkspaceBytes(m, w.n, w.splits) ||
-      ctx.num_gemm_counters < (w.splits > 1 ? W4A16GemmCounters(m, w.n) : 0))
+  const W4A16GemmKind kind = KindFor(m);
+  const int splits = SplitsFor(w, kind);
+  if (ctx.gemm_workspace_bytes < W4A16GemmWorkspaceBytes(m, w.n, splits) ||
+      ctx.num_gemm_counters < (splits > 1 ? W4A16GemmCounters(m, w.n) : 0))
     return absl::InternalError(absl::StrCat("linear: gemm workspace of ", ctx.gemm_workspace_bytes, " bytes and ",
                                             ctx.num_gemm_counters, " counters too small for ", m, " rows x ", w.n));
   W4A16GemmParams p;
   p.x = x, p.ldx = w.k, p.qweight = w.qweight, p.scale_zero = w.scale_zero, p.y = y, p.ldy = w.n;
-  p.m = m, p.n = w.n, p.k = w.k, p.group = w.group, p.splits = w.splits;
+  p.m = m, p.n = w.n, p.k = w.k, p.group = w.group, p.kind = kind, p.splits = splits;
   p.workspace = ctx.gemm_workspace, p.counters = ctx.gemm_counters;
   RETURN_IF_ERROR(ValidateW4A16Gemm(p));
   LaunchW4A16Gemm(p, ctx.stream);
@@ -61,11 +69,14 @@ size_t LinearScratchBytes(const DeviceLinear& w) {
 }
 
 size_t LinearGemmWorkspaceBytes(const DeviceLinear& w, int decode_rows) {
-  return w.qweight ? W4A16GemmWorkspaceBytes(std::min(decode_rows, kW4GemmMaxDecodeRows), w.n, w.splits) : 0;
+  if (!w.qweight) return 0;
+  const int narrow_rows = std::min(decode_rows, kW4NarrowMaxRows);
+  return std::max(W4A16GemmWorkspaceBytes(narrow_rows, w.n, w.splits),
+                  decode_rows > kW4NarrowMaxRows ? W4A16GemmWorkspaceBytes(decode_rows, w.n, w.wide_splits) : 0);
 }
 
 int LinearGemmCounters(const DeviceLinear& w, int decode_rows) {
-  return w.qweight && w.splits > 1 ? W4A16GemmCounters(std::min(decode_rows, kW4GemmMaxDecodeRows), w.n) : 0;
+  return w.qweight && std::max(w.splits, w.wide_splits) > 1 ? W4A16GemmCounters(decode_rows, w.n) : 0;
 }
 
 absl::Status RunLinear(const DeviceLinear& w, const __half* x, LinearRows rows, __half* y, const LinearContext& ctx) {
@@ -76,7 +87,6 @@ absl::Status RunLinear(const DeviceLinear& w, const __half* x, LinearRows rows, 
   if (!w.qweight)
     return absl::InvalidArgumentError(absl::StrCat("linear: no kernel for n=", w.n, " k=", w.k,
                                                    " (neither AWQ nor dense weights bound)"));
-  if (rows.decode > kW4GemmMaxDecodeRows) return DequantGemm(w, x, rows.total(), y, ctx);
   if (rows.prefill > 0) RETURN_IF_ERROR(DequantGemm(w, x, rows.prefill, y, ctx));
   if (rows.decode > 0)
     RETURN_IF_ERROR(W4Gemm(w, x + static_cast<int64_t>(rows.prefill) * w.k, rows.decode,

@@ -1,13 +1,13 @@
 // One linear layer on the device, and the single place that decides which kernel runs it. A step's rows come in
 // two kinds, prefill rows (of multi-token chunks) first, then decode rows (one token of a sequence):
-//   AWQ, up to 64 decode rows   -> the W4A16 tensor-core GEMM (kernels/w4a16.h; K split fixed per shape)
-//   AWQ, prefill rows, and all  -> dequantize to fp16 scratch, then cuBLAS (compute-bound; one fixed algorithm per
-//   rows of a step with more       shape, cublas_gemm.h)
-//   than 64 decode rows
-//   dense fp16                  -> cuBLAS, likewise
-// Both kernels give a row the same bits whatever the other rows, so a sequence's result does not depend on its
-// batch as long as its kind's kernel stays the same: prefill chunks always, decode steps of up to 64 sequences.
-// plus the fp16 lm_head with fp32 logits. Borrowed device pointers only; nothing allocated per call.
+//   AWQ, 1-32 decode rows    -> the W4A16 tensor-core GEMM, kind kNarrow (kernels/w4a16.h; K split fixed per shape)
+//   AWQ, 33+ decode rows     -> the W4A16 GEMM, kind kWide (its own K split, fixed per shape)
+//   AWQ, prefill rows        -> dequantize to fp16 scratch, then cuBLAS (compute-bound; one fixed algorithm per
+//                               shape, cublas_gemm.h)
+//   dense fp16               -> cuBLAS, likewise
+// plus the fp16 lm_head with fp32 logits. Each path gives a row the same bits whatever the other rows, so a
+// sequence's result does not depend on its batch as long as its path stays the same: prefill chunks always, decode
+// steps within 1-32 sequences and within 33 and more. Borrowed device pointers only; nothing allocated per call.
 //
 // Thread-safety: a LinearContext belongs to one stream and one thread.
 //
@@ -31,7 +31,8 @@ struct DeviceLinear {
   const __half2* scale_zero = nullptr;  // AWQ
   const __half* dense = nullptr;        // unquantized: [n][k]
   int n = 0, k = 0, group = 0;
-  int splits = 1;                       // AWQ: the GEMM's K split (W4A16GemmSplits), fixed at upload
+  int splits = 1;                       // AWQ: the kNarrow GEMM's K split (W4A16GemmSplits), fixed at upload
+  int wide_splits = 1;                  // AWQ: the kWide GEMM's
 };
 
 struct LinearContext {

@@ -71,14 +71,17 @@ int SmCount() {
   return sms;
 }
 
-// Runs the GEMM over the first m rows of x with `splits` K ranges; returns y as floats.
-std::vector<float> RunGemm(const Packed& packed, const AwqCase& c, const DeviceArray<__half>& x, int m, int splits,
-                           DeviceArray<float>* ws, DeviceArray<int32_t>* counters) {
+constexpr W4A16GemmKind kKinds[] = {W4A16GemmKind::kNarrow, W4A16GemmKind::kWide};
+const char* KindName(W4A16GemmKind kind) { return kind == W4A16GemmKind::kNarrow ? "narrow" : "wide"; }
+
+// Runs the GEMM of `kind` over the first m rows of x with `splits` K ranges; returns y as floats.
+std::vector<float> RunGemm(const Packed& packed, const AwqCase& c, const DeviceArray<__half>& x, int m,
+                           W4A16GemmKind kind, int splits, DeviceArray<float>* ws, DeviceArray<int32_t>* counters) {
   DeviceArray<__half> dy(static_cast<size_t>(m) * c.n);
   dy.Poison();
   W4A16GemmParams p;
   p.x = x.get(), p.ldx = c.k, p.qweight = packed.qweight.get(), p.scale_zero = packed.scale_zero.get();
-  p.y = dy.get(), p.ldy = c.n, p.m = m, p.n = c.n, p.k = c.k, p.group = c.group, p.splits = splits;
+  p.y = dy.get(), p.ldy = c.n, p.m = m, p.n = c.n, p.k = c.k, p.group = c.group, p.kind = kind, p.splits = splits;
   p.workspace = ws->get(), p.counters = counters->get();
   EXPECT_TRUE(ValidateW4A16Gemm(p).ok()) << ValidateW4A16Gemm(p);
   LaunchW4A16Gemm(p, nullptr);
@@ -164,51 +167,60 @@ TEST(W4A16, GemmMatchesDoubleReferenceAtEveryRowCountAndSplit) {
     const std::vector<float> x = testing::RandomHalfValues(static_cast<size_t>(kMaxRows) * c.k, -1.f, 1.f, &rng);
     DeviceArray<__half> dx(testing::ToHalf(x));
     const std::vector<double> want_all = Reference(c, x, kMaxRows);
-    for (int splits : {1, W4A16GemmSplits(c.n, c.k, SmCount())}) {
-      for (int m : {1, 2, 5, 16, 17, 32, 33, 64, 65, 130, kMaxRows}) {
-        const std::vector<float> got = RunGemm(packed, c, dx, m, splits, &ws, &counters);
-        const std::vector<double> want(want_all.begin(), want_all.begin() + static_cast<size_t>(m) * c.n);
-        EXPECT_LT(testing::RelErr(got, want), 1e-3) << "k=" << s.k << " n=" << s.n << " m=" << m << " splits=" << splits;
+    for (W4A16GemmKind kind : kKinds)
+      for (int splits : {1, W4A16GemmSplits(kind, c.n, c.k, SmCount())}) {
+        for (int m : {1, 2, 5, 16, 17, 32, 33, 64, 65, 130, kMaxRows}) {
+          const std::vector<float> got = RunGemm(packed, c, dx, m, kind, splits, &ws, &counters);
+          const std::vector<double> want(want_all.begin(), want_all.begin() + static_cast<size_t>(m) * c.n);
+          EXPECT_LT(testing::RelErr(got, want), 1e-3)
+              << "k=" << s.k << " n=" << s.n << " m=" << m << " " << KindName(kind) << " splits=" << splits;
+        }
       }
-    }
   }
   // Every tile's last CTA put its counter back: the next launch (or graph replay) starts from zero.
   for (int32_t v : counters.Download()) ASSERT_EQ(v, 0);
 }
 
-// The property the engine relies on for "the same request gives the same tokens alone and in a batch": a row's
-// output is bit-identical whatever the row count (the tile shape changes with it, the arithmetic must not).
+// The property the engine relies on for "the same request gives the same tokens alone and in a batch": within a
+// kind, a row's output is bit-identical whatever the row count (the tile shape changes with it, the arithmetic must
+// not).
 TEST(W4A16, GemmRowsDoNotDependOnTheRowCount) {
   std::mt19937 rng(4);
   DeviceArray<float> ws(size_t{kW4MaxSplits} * 256 * 640);
   DeviceArray<int32_t> counters(W4A16GemmCounters(256, 640));
   cudaMemset(counters.get(), 0, W4A16GemmCounters(256, 640) * sizeof(int32_t));
+  int count = 0;
+  const W4A16GemmConfig* configs = W4A16GemmConfigs(&count);
   for (const Shape& s : {kShapes[0], kShapes[4], kShapes[5]}) {
     const AwqCase c = MakeCase(s.k, s.n, s.group, &rng);
     Packed packed(c);
-    const int splits = W4A16GemmSplits(c.n, c.k, SmCount());
     DeviceArray<__half> dx(testing::ToHalf(testing::RandomHalfValues(size_t{256} * c.k, -1.f, 1.f, &rng)));
-    const std::vector<float> all = RunGemm(packed, c, dx, 256, splits, &ws, &counters);
-    for (int m : {1, 3, 8, 16, 17, 32, 40, 64, 65, 128, 200}) {
-      const std::vector<float> got = RunGemm(packed, c, dx, m, splits, &ws, &counters);
-      EXPECT_EQ(std::memcmp(got.data(), all.data(), got.size() * sizeof(float)), 0)
-          << "k=" << s.k << " n=" << s.n << " m=" << m;
-    }
-    // Every CTA shape the dispatcher may pick computes the same bits.
-    int count = 0;
-    const W4A16GemmConfig* configs = W4A16GemmConfigs(&count);
-    for (int i = 0; i < count; ++i) {
-      if (c.n % (64 * configs[i].nw) != 0) continue;
-      DeviceArray<__half> dy(size_t{100} * c.n);
-      W4A16GemmParams p;
-      p.x = dx.get(), p.ldx = c.k, p.qweight = packed.qweight.get(), p.scale_zero = packed.scale_zero.get();
-      p.y = dy.get(), p.ldy = c.n, p.m = 100, p.n = c.n, p.k = c.k, p.group = c.group, p.splits = splits;
-      p.workspace = ws.get(), p.counters = counters.get();
-      ASSERT_TRUE(LaunchW4A16GemmWith(p, configs[i], nullptr).ok());
-      const std::vector<float> got = testing::ToFloat(dy.Download());
-      EXPECT_EQ(std::memcmp(got.data(), all.data(), got.size() * sizeof(float)), 0)
-          << "k=" << s.k << " n=" << s.n << " config mt=" << configs[i].mt << " nw=" << configs[i].nw
-          << " sk=" << configs[i].sk << " stages=" << configs[i].stages;
+    for (W4A16GemmKind kind : kKinds) {
+      const int splits = W4A16GemmSplits(kind, c.n, c.k, SmCount());
+      const std::vector<float> all = RunGemm(packed, c, dx, 256, kind, splits, &ws, &counters);
+      for (int m : {1, 3, 8, 16, 17, 32, 40, 64, 65, 128, 200}) {
+        const std::vector<float> got = RunGemm(packed, c, dx, m, kind, splits, &ws, &counters);
+        EXPECT_EQ(std::memcmp(got.data(), all.data(), got.size() * sizeof(float)), 0)
+            << "k=" << s.k << " n=" << s.n << " m=" << m << " " << KindName(kind);
+      }
+      // Every CTA shape of the kind computes the same bits.
+      int tried = 0;
+      for (int i = 0; i < count; ++i) {
+        if (configs[i].kind != kind || c.n % (64 * configs[i].nw) != 0) continue;
+        ++tried;
+        DeviceArray<__half> dy(size_t{100} * c.n);
+        W4A16GemmParams p;
+        p.x = dx.get(), p.ldx = c.k, p.qweight = packed.qweight.get(), p.scale_zero = packed.scale_zero.get();
+        p.y = dy.get(), p.ldy = c.n, p.m = 100, p.n = c.n, p.k = c.k, p.group = c.group, p.kind = kind;
+        p.splits = splits, p.workspace = ws.get(), p.counters = counters.get();
+        ASSERT_TRUE(LaunchW4A16GemmWith(p, configs[i], nullptr).ok());
+        const std::vector<float> got = testing::ToFloat(dy.Download());
+        EXPECT_EQ(std::memcmp(got.data(), all.data(), got.size() * sizeof(float)), 0)
+            << "k=" << s.k << " n=" << s.n << " " << KindName(kind) << " config mw=" << configs[i].mw
+            << " mt=" << configs[i].mt << " nw=" << configs[i].nw << " sk=" << configs[i].sk
+            << " stages=" << configs[i].stages;
+      }
+      EXPECT_GE(tried, 2) << KindName(kind) << " n=" << c.n;
     }
   }
 }
@@ -223,13 +235,15 @@ TEST(W4A16, LinearDispatchMatchesDoubleReferenceForBothRowKinds) {
     Packed packed(c);
     DeviceArray<__half> scratch(static_cast<size_t>(c.n) * c.k);
     DeviceLinear w{packed.qweight.get(), packed.scale_zero.get(), nullptr, c.n, c.k, c.group};
-    w.splits = W4A16GemmSplits(c.n, c.k, SmCount());
+    w.splits = W4A16GemmSplits(W4A16GemmKind::kNarrow, c.n, c.k, SmCount());
+    w.wide_splits = W4A16GemmSplits(W4A16GemmKind::kWide, c.n, c.k, SmCount());
     DeviceArray<float> ws(LinearGemmWorkspaceBytes(w, 70) / sizeof(float) + 1);
     DeviceArray<int32_t> counters(LinearGemmCounters(w, 70) + 1);
     cudaMemset(counters.get(), 0, (LinearGemmCounters(w, 70) + 1) * sizeof(int32_t));
     const LinearContext ctx{nullptr,  handle,   scratch.get(),  LinearScratchBytes(w),
                             ws.get(), LinearGemmWorkspaceBytes(w, 70), counters.get(), LinearGemmCounters(w, 70)};
-    for (const LinearRows rows : {LinearRows{0, 1}, LinearRows{0, 70}, LinearRows{17, 0}, LinearRows{9, 4}}) {
+    for (const LinearRows rows :
+         {LinearRows{0, 1}, LinearRows{0, 32}, LinearRows{0, 70}, LinearRows{17, 0}, LinearRows{9, 4}, LinearRows{5, 40}}) {
       const int m = rows.total();
       const std::vector<float> x = testing::RandomHalfValues(static_cast<size_t>(m) * c.k, -1.f, 1.f, &rng);
       DeviceArray<__half> dx(testing::ToHalf(x));

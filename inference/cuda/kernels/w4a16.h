@@ -1,6 +1,6 @@
-// W4A16 kernels over AWQ weights: the load-time repack, the tensor-core GEMM that runs the decode rows (linear.h:
-// steps of up to 64 sequences), and the dequantization to fp16 that feeds cuBLAS for prefill chunks and larger
-// steps. Kernels know nothing of requests; launchers never allocate.
+// W4A16 kernels over AWQ weights: the load-time repack, the tensor-core GEMM that runs the decode rows (linear.h),
+// and the dequantization to fp16 that feeds cuBLAS for prefill chunks. Kernels know nothing of requests; launchers
+// never allocate.
 //
 // The repacked ("kernel") layout, decided once at load, for a linear y = x @ W with W [K, N], group G. It is the
 // B-operand fragment order of mma.sync.m16n8k16 (row.col): a warp's k16 x n64 block is 32 lanes x 4 words, lane l
@@ -15,15 +15,16 @@
 //   ../shared/tools/awq_reference.py, and what transformers multiplies in fp16).
 // Linears that share an input (q/k/v, gate/up) are fused by repacking each into consecutive columns of one buffer.
 //
-// Batch invariance: the GEMM splits K the same way for every row count (W4A16GemmSplits depends on N, K and the
-// device only) and adds partial sums in a fixed order, so a row's output never depends on the other rows.
+// Batch invariance: within one kind (W4A16GemmKind) the GEMM splits K the same way for every row count
+// (W4A16GemmSplits depends on the kind, N, K and the device only) and adds partial sums in a fixed order, so a row's
+// output never depends on the other rows.
 //
 // Thread-safety: launchers are reentrant; launches on one stream that share a workspace run in order.
 //
 //   AwqRepackParams rp{awq_qweight, awq_qzeros, awq_scales, k, n, group, packed.qweight, packed.scale_zero};
 //   RETURN_IF_ERROR(ValidateAwqRepack(rp));
 //   LaunchAwqRepack(rp, stream);
-//   W4A16GemmParams gp{x, k, packed.qweight, packed.scale_zero, y, n, m, n, k, group, splits, ws, counters};
+//   W4A16GemmParams gp{x, k, packed.qweight, packed.scale_zero, y, n, m, n, k, group, kind, splits, ws, counters};
 //   RETURN_IF_ERROR(ValidateW4A16Gemm(gp));
 //   LaunchW4A16Gemm(gp, stream);
 #pragma once
@@ -73,10 +74,20 @@ struct AwqRepackParams {
 [[nodiscard]] absl::Status ValidateAwqRepack(const AwqRepackParams& p);
 void LaunchAwqRepack(const AwqRepackParams& p, cudaStream_t stream);
 
+// The GEMM's two arithmetic classes. Both dequantize B fragments in registers and run mma.sync with fp32
+// accumulators; they differ in how a CTA's warps share the work, and so in the order of the fp32 additions:
+//   kNarrow  the warps split each 64-k stage four ways along K: four partial sums per output, added in order. For
+//            decode steps of few rows, where streaming the weights once is all that matters (1-32 rows).
+//   kWide    each warp runs the whole K range of its own 16*mt-row x 64-column tile and CTAs span up to 256
+//            columns, so an activation tile read from L2 feeds four times the tensor-core work (33+ rows).
+// Every config of one kind computes the same bits; the two kinds round differently (both within fp32 rounding of
+// the exact sum).
+enum class W4A16GemmKind { kNarrow, kWide };
+
 // y[m][n] = sum_k x[m][k] * W[k][n]: fp16 in and out, fp16 weights on the tensor cores, fp32 accumulation. Any
-// m >= 1. K is cut into `splits` ranges (W4A16GemmSplits); with more than one, each range's fp32 partial goes to
-// `workspace` and the last CTA of a tile adds them in range order (`counters` must start at zero; they are left
-// at zero).
+// m >= 1. K is cut into `splits` ranges (W4A16GemmSplits for the kind); with more than one, each range's fp32
+// partial goes to `workspace` and the last CTA of a tile adds them in range order (`counters` must start at zero;
+// they are left at zero).
 struct W4A16GemmParams {
   const __half* x = nullptr;           // [m][ldx], rows 16-byte aligned (ldx a multiple of 8)
   int64_t ldx = 0;
@@ -85,25 +96,29 @@ struct W4A16GemmParams {
   __half* y = nullptr;                 // [m][ldy]
   int64_t ldy = 0;
   int m = 0, n = 0, k = 0, group = 0;
+  W4A16GemmKind kind = W4A16GemmKind::kNarrow;
   int splits = 1;
   float* workspace = nullptr;          // W4A16GemmWorkspaceBytes(m, n, splits) when splits > 1
   int32_t* counters = nullptr;         // W4A16GemmCounters(m, n) ints when splits > 1
 };
 inline constexpr int kW4MaxSplits = 8;
-// The K split for an [n x k] weight on a device with sm_count SMs: enough CTAs for two per SM at one row.
-int W4A16GemmSplits(int n, int k, int sm_count);
+// The K split of a kind for an [n x k] weight on a device with sm_count SMs: kNarrow aims at three CTAs per SM at
+// one row, kWide at one CTA per SM at 64 rows.
+int W4A16GemmSplits(W4A16GemmKind kind, int n, int k, int sm_count);
 size_t W4A16GemmWorkspaceBytes(int m, int n, int splits);
 int W4A16GemmCounters(int m, int n);
 [[nodiscard]] absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p);
 void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream);
 
-// The GEMM's CTA shapes: mt m16 tiles per warp, nw 64-column blocks per CTA, sk 64-k sub-stages per pipeline
-// stage, `stages` stages. None changes a row's arithmetic (only the K split and the reduction order do), so any
-// config computes bit-identical results; LaunchW4A16Gemm picks W4A16GemmDefaultConfig, the benchmark tries all.
+// The GEMM's CTA shapes: mw warps along M (kWide only) with mt m16 tiles each, nw 64-column blocks per CTA, sk
+// 64-k sub-stages per pipeline stage, `stages` stages. None changes a row's arithmetic (only the kind, the K split
+// and the reduction order do), so the configs of a kind compute bit-identical results; LaunchW4A16Gemm picks
+// W4A16GemmDefaultConfig, the benchmark tries all.
 struct W4A16GemmConfig {
-  int mt = 1, nw = 1, sk = 4, stages = 3;
+  W4A16GemmKind kind = W4A16GemmKind::kNarrow;
+  int mw = 1, mt = 1, nw = 1, sk = 4, stages = 3;
 };
-W4A16GemmConfig W4A16GemmDefaultConfig(int m, int n);
+W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n);
 const W4A16GemmConfig* W4A16GemmConfigs(int* count);
 [[nodiscard]] absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c,
                                                cudaStream_t stream);

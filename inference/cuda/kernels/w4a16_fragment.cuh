@@ -11,6 +11,11 @@
 
 namespace inference::cuda {
 
+inline constexpr int kW4StepsPerStage = kW4StageK / kW4StepK;  // 4 k16 steps per 64-k stage
+inline constexpr int kW4FragmentBytes = 32 * 16;                 // one warp's k16 x 64-column fragment: 512 bytes
+inline constexpr int kW4StageWBytes = kW4StepsPerStage * kW4FragmentBytes;  // a column block's weights per stage
+inline constexpr int kW4StageSBytes = 64 * 4;  // a column block's (scale, zero) half2 of one group
+
 inline constexpr uint32_t kHalfMagic1024 = 0x64006400u;  // half2(1024, 1024): OR a nibble in to get 1024 + q exactly
 inline constexpr uint32_t kLowNibbles = 0x000F000Fu;
 

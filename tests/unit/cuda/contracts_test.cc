@@ -101,14 +101,21 @@ TEST(W4A16Validate, NamesTheShape) {
 }
 
 TEST(W4A16Gemm, SplitsDependOnTheShapeOnlyAndStayInBounds) {
+  constexpr W4A16GemmKind kNarrow = W4A16GemmKind::kNarrow, kWide = W4A16GemmKind::kWide;
   // Mistral-7B's linears on 132 SMs: narrow outputs are split along K, the wide gate/up is not.
-  // (three CTAs per SM at one row: 3 * 132 / (n / 64) ranges, at most kW4MaxSplits)
-  EXPECT_EQ(W4A16GemmSplits(4096, 4096, 132), 6);
-  EXPECT_EQ(W4A16GemmSplits(6144, 4096, 132), 4);
-  EXPECT_EQ(W4A16GemmSplits(28672, 4096, 132), 1);
-  EXPECT_EQ(W4A16GemmSplits(4096, 14336, 132), 6);
-  EXPECT_EQ(W4A16GemmSplits(4096, 4096, 1000), kW4MaxSplits);
-  EXPECT_EQ(W4A16GemmSplits(64, 64, 132), 1);  // one 64-k stage cannot be split
+  // kNarrow: three CTAs per SM at one row, 3 * 132 / (n / 64) ranges, at most kW4MaxSplits.
+  EXPECT_EQ(W4A16GemmSplits(kNarrow, 4096, 4096, 132), 6);
+  EXPECT_EQ(W4A16GemmSplits(kNarrow, 6144, 4096, 132), 4);
+  EXPECT_EQ(W4A16GemmSplits(kNarrow, 28672, 4096, 132), 1);
+  EXPECT_EQ(W4A16GemmSplits(kNarrow, 4096, 14336, 132), 6);
+  EXPECT_EQ(W4A16GemmSplits(kNarrow, 4096, 4096, 1000), kW4MaxSplits);
+  EXPECT_EQ(W4A16GemmSplits(kNarrow, 64, 64, 132), 1);  // one 64-k stage cannot be split
+  // kWide: one CTA per SM for 256-column tiles, 132 / (n / 256).
+  EXPECT_EQ(W4A16GemmSplits(kWide, 4096, 4096, 132), 8);
+  EXPECT_EQ(W4A16GemmSplits(kWide, 6144, 4096, 132), 5);
+  EXPECT_EQ(W4A16GemmSplits(kWide, 28672, 4096, 132), 1);
+  EXPECT_EQ(W4A16GemmSplits(kWide, 4096, 14336, 132), 8);
+  EXPECT_EQ(W4A16GemmSplits(kWide, 64, 128, 132), 2);  // n below one tile counts as one; two 64-k stages
   EXPECT_EQ(W4A16GemmWorkspaceBytes(256, 4096, 4), size_t{4} * 256 * 4096 * 4);
   EXPECT_EQ(W4A16GemmWorkspaceBytes(256, 4096, 1), 0u);
   EXPECT_EQ(W4A16GemmCounters(17, 4096), 64 * 2);
