@@ -237,10 +237,12 @@ struct DecodeProblem {
   std::vector<float> k, v, q;           // pools; q [rows][heads * hd]
 };
 
+// q in [-q_range, q_range] (k and v in [-1, 1]): a larger range peaks the softmax on fewer keys.
 DecodeProblem MakeDecodeProblem(int heads, int kv_heads, int hd, int window, std::vector<int> lens, int padding_rows,
-                                std::mt19937* rng) {
+                                std::mt19937* rng, float q_range = 2, int block_size = 16) {
   DecodeProblem d;
   d.heads = heads, d.kv_heads = kv_heads, d.hd = hd, d.window = window, d.lens = std::move(lens);
+  d.block_size = block_size;
   const int seqs = static_cast<int>(d.lens.size()), bs = d.block_size;
   int pool = 1;  // block 0 exists for the padding row
   for (int len : d.lens) d.max_blocks = std::max(d.max_blocks, (len + bs - 1) / bs), pool += (len + bs - 1) / bs;
@@ -259,7 +261,7 @@ DecodeProblem MakeDecodeProblem(int heads, int kv_heads, int hd, int window, std
   d.rows = static_cast<int>(d.qseq.size());
   d.k = testing::RandomHalfValues(static_cast<size_t>(pool) * bs * kv_heads * hd, -1, 1, rng);
   d.v = testing::RandomHalfValues(d.k.size(), -1, 1, rng);
-  d.q = testing::RandomHalfValues(static_cast<size_t>(d.rows) * heads * hd, -2, 2, rng);
+  d.q = testing::RandomHalfValues(static_cast<size_t>(d.rows) * heads * hd, -q_range, q_range, rng);
   return d;
 }
 
@@ -333,13 +335,16 @@ std::vector<float> RowOf(const std::vector<uint16_t>& bits, int row, int width) 
   return out;
 }
 
-void CheckDecode(int heads, int kv_heads, int hd, int window, std::mt19937* rng) {
-  const std::vector<int> lens = {1, 15, 16, 17, 511, 4097, 4200, 700};
-  const DecodeProblem d = MakeDecodeProblem(heads, kv_heads, hd, window, lens, /*padding_rows=*/2, rng);
+void CheckDecode(int heads, int kv_heads, int hd, int window, std::mt19937* rng,
+                 const std::vector<int>& lens = {1, 15, 16, 17, 511, 4097, 4200, 700}, float q_range = 2,
+                 int block_size = 16) {
+  const DecodeProblem d =
+      MakeDecodeProblem(heads, kv_heads, hd, window, lens, /*padding_rows=*/2, rng, q_range, block_size);
   DecodeDevice dev(d);
   const int width = heads * hd;
   const std::string shape = "heads=" + std::to_string(heads) + " kv=" + std::to_string(kv_heads) +
-                            " hd=" + std::to_string(hd) + " window=" + std::to_string(window);
+                            " hd=" + std::to_string(hd) + " window=" + std::to_string(window) +
+                            " q_range=" + std::to_string(q_range) + " block=" + std::to_string(block_size);
   std::vector<uint16_t> first;
   for (int splits : {1, 2, PagedAttentionSplits(d.rows, kv_heads, 132), kAttentionMaxSplits}) {
     const std::vector<uint16_t> got = RunDecode(d, &dev, {}, splits);
@@ -373,6 +378,20 @@ TEST(Ops, PagedDecodeMatchesTwinForGroupsHeadDimsAndContexts) {
     for (int hd : {64, 128}) CheckDecode(2 * group, 2, hd, 4096, &rng);
   CheckDecode(32, 8, 128, 0, &rng);  // Mistral's shape without a window: 4200 keys in 22 splits of 192
   CheckDecode(12, 4, 32, 4096, &rng);  // group 3 rides on the group-4 kernel
+}
+
+// The edges of the kernels' key partition: 16-key steps (the tensor-core kernel's mma k), 64-key rounds and splits
+// (2, 63, 64, 65 keys), the switch to 128-key splits past 2048 keys, a window start that is no multiple of either
+// (4096 + 23 keys), with q scaled up so the softmax peaks on a few keys (a masked key leaking in, or a weight
+// rounded or scaled wrongly, would show), and block sizes of 16 and 4 (a step spans 1 to 5 blocks).
+TEST(Ops, PagedDecodeMatchesTwinAtStepRoundAndSplitEdges) {
+  std::mt19937 rng(18);
+  const std::vector<int> lens = {2, 63, 64, 65, 2047, 2048, 2049, 4096 + 23};
+  for (int hd : {64, 128}) {
+    CheckDecode(32, 8, hd, 4096, &rng, lens, /*q_range=*/16);
+    CheckDecode(8, 2, hd, 4096, &rng, lens, /*q_range=*/2, /*block_size=*/4);
+  }
+  CheckDecode(16, 2, 128, 0, &rng, lens, /*q_range=*/16, /*block_size=*/4);  // group 8, no window
 }
 
 // The same query over the same keys gives the same bits alone (one sequence, 32 workers) and as row 13 of 32

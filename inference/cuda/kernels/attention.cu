@@ -1,36 +1,30 @@
-// Paged decode attention (attention.h). A CTA (kAttentionWarps warps) serves one (worker, KV head, query) and all
-// the query heads of that KV head. Worker w takes the query's splits w, w + workers, ... (PagedAttentionKeySplits).
-// Inside a split, each row group of RowShape::kLanes lanes reads whole K/V rows in 16-byte vectors and runs its
-// own online softmax over every kSlots-th key (scores reduced across the row's lanes only); the CTA then merges
-// its row groups in slot order into one split record (max, sum, unnormalized output). Records are folded in split
-// order with Merge: in registers when one worker holds all the splits, else by the worker that arrives last (an
-// arrival counter per (query, KV head) in the workspace). Same records, same order, same Merge: same bits.
-// Scores live in the log2 domain (q is pre-scaled by scale * log2(e)).
+// Paged decode attention (attention.h): the CUDA-core kernel for head_dim 8..32, the launch dispatch, and the
+// worker count and workspace of both kernels (the tensor-core kernel for head_dim 64 and 128 lives in
+// attention_decode_mma.cu; the split records and their fold in attention_decode.cuh).
+//
+// A CTA (kAttentionWarps warps) serves one (worker, KV head, query) and all the query heads of that KV head. Worker w
+// takes the query's splits w, w + workers, ... (PagedAttentionKeySplits). Inside a split, each row group of
+// RowShape::kLanes lanes reads whole K/V rows in 16-byte vectors and runs its own online softmax over every
+// kSlots-th key (scores reduced across the row's lanes only); the CTA then merges its row groups in slot order into
+// one split record (max, sum, unnormalized output). Records are folded in split order with Merge: in registers when
+// one worker holds all the splits, else by the worker that arrives last (an arrival counter per (query, KV head) in
+// the workspace). Same records, same order, same Merge: same bits. Scores live in the log2 domain (q is pre-scaled
+// by scale * log2(e)).
 #include <algorithm>
 #include <cfloat>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "inference/cuda/kernels/attention.h"
+#include "inference/cuda/kernels/attention_decode.cuh"
 
 namespace inference::cuda {
 namespace {
 
-constexpr int kThreads = kAttentionWarps * 32;
-constexpr int kMaxGridZ = 65535;  // queries ride on gridDim.z
-constexpr float kLog2e = 1.4426950408889634f;
-// Resident CTAs per SM the worker count aims at: ~170 registers a thread allow 3, short CTAs leave room for more.
-constexpr int kCtasPerSm = 4;
-// Records the last worker loads before folding them: independent loads overlap their latency.
-constexpr int kFoldBatch = 4;
+using namespace decode_attention;  // NOLINT: the shared internals of this op family
 
-// A split record: out[head_dim], max, sum and 2 floats of padding (records stay 16-byte aligned).
-__host__ __device__ constexpr int RecordFloats(int head_dim) { return head_dim + 4; }
-// Per query: heads x kAttentionMaxSplits records, then one arrival counter per KV head (heads words, rounded to 4),
-// so a query's counters sit at the same place whatever the launch's token count.
-__host__ __device__ constexpr int64_t QueryFloats(int heads, int head_dim) {
-  return int64_t{heads} * kAttentionMaxSplits * RecordFloats(head_dim) + (heads + 3) / 4 * 4;
-}
+// Resident CTAs per SM the worker count aims at: the tensor-core kernel's 128 registers a thread allow 4.
+constexpr int kCtasPerSm = 4;
 
 // How a warp covers key rows of head_dim HD halves: kLanes lanes per row, each holding kVecs 16-byte vectors; lane
 // column c holds dims v * kLanes * 8 + c * 8 + [0, 8) of vector v, so a warp load reads whole 128-byte segments.
@@ -48,10 +42,6 @@ struct RowShape {
 template <int HD, int G>
 constexpr int KeysInFlight() { return G * RowShape<HD>::kElems > 64 ? 2 : 4; }
 
-// Output elements of the G heads one thread merges (consecutive, within one head).
-template <int HD, int G>
-constexpr int OwnedElems() { return G * HD >= kThreads ? G * HD / kThreads : 1; }
-
 template <int HD, int G>
 struct Smem {
   static constexpr int kQ = G * HD;                            // q, scaled, [G][HD]
@@ -60,53 +50,12 @@ struct Smem {
   static constexpr size_t kBytes = sizeof(float) * (kQ + kPartA + 2 * kPartML);
 };
 
-__device__ __forceinline__ float Exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-
 __device__ __forceinline__ uint32_t Word(const uint4& x, int w) { return w == 0 ? x.x : w == 1 ? x.y : w == 2 ? x.z : x.w; }
 
 __device__ __forceinline__ float2 HalvesToFloat2(uint32_t bits) {
   __half2 h;
   memcpy(&h, &bits, sizeof(h));
   return __half22float2(h);
-}
-
-// A partial softmax over some keys, for N output elements of one head: max m, sum l, unnormalized output a.
-template <int N>
-struct Partial {
-  float m, l, a[N];
-};
-
-template <int N>
-__device__ __forceinline__ void Clear(Partial<N>& s) {
-  s.m = -FLT_MAX, s.l = 0.f;
-#pragma unroll
-  for (int i = 0; i < N; ++i) s.a[i] = 0.f;
-}
-
-// Folds r into s. Explicitly rounded products and sums (no FMA contraction): every fold of the same records in the
-// same order gives the same bits, wherever it is inlined.
-template <int N>
-__device__ __forceinline__ void Merge(Partial<N>& s, const Partial<N>& r) {
-  const float m = fmaxf(s.m, r.m);
-  const float alpha = Exp2(s.m - m), beta = Exp2(r.m - m);
-  s.l = __fadd_rn(__fmul_rn(s.l, alpha), __fmul_rn(r.l, beta));
-#pragma unroll
-  for (int i = 0; i < N; ++i) s.a[i] = __fadd_rn(__fmul_rn(s.a[i], alpha), __fmul_rn(r.a[i], beta));
-  s.m = m;
-}
-
-// Record of (query index qi, head h, split s) and the arrival counter of (qi, KV head kvh).
-template <int HD>
-__device__ __forceinline__ float* Record(const PagedAttentionParams& p, int qi, int h, int s) {
-  return p.workspace + qi * QueryFloats(p.heads, HD) + (int64_t{h} * kAttentionMaxSplits + s) * RecordFloats(HD);
-}
-template <int HD>
-__device__ __forceinline__ unsigned int* Counter(const PagedAttentionParams& p, int qi, int kvh) {
-  return reinterpret_cast<unsigned int*>(Record<HD>(p, qi, p.heads, 0)) + kvh;
 }
 
 template <int HD, int G>
@@ -120,7 +69,6 @@ __global__ void __launch_bounds__(kThreads) DecodeAttentionKernel(const PagedAtt
   float* const part_a = q_s + Smem<HD, G>::kQ;
   float* const part_m = part_a + Smem<HD, G>::kPartA;
   float* const part_l = part_m + Smem<HD, G>::kPartML;
-  __shared__ bool last_worker;
 
   const int qi = blockIdx.z, kvh = blockIdx.y;
   const int t = p.rows ? p.rows[qi] : qi;
@@ -269,53 +217,16 @@ __global__ void __launch_bounds__(kThreads) DecodeAttentionKernel(const PagedAtt
           for (int i = 0; i < kOwn; ++i) rec.a[i] = fmaf(pa[i], w, rec.a[i]);
         }
       }
-      if (workers == 1) {
-        Merge(run, rec);
-      } else if (og < group) {
-        float* r = Record<HD>(p, qi, kvh * group + og, s);
-#pragma unroll
-        for (int i = 0; i < kOwn; ++i) r[od + i] = rec.a[i];
-        if (od == 0) r[HD] = rec.m, r[HD + 1] = rec.l;
-      }
+      if (workers == 1) Merge(run, rec);
+      else if (og < group) StoreRecord<HD>(p, qi, kvh * group + og, s, od, rec);
     }
   }
 
   if (workers > 1) {
-    // The last worker to arrive folds every split's record, in split order.
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      unsigned int* counter = Counter<HD>(p, qi, kvh);
-      last_worker = atomicAdd(counter, 1u) == static_cast<unsigned int>(workers - 1);
-      if (last_worker) *counter = 0u;  // every worker has arrived: ready for the next launch
-    }
-    __syncthreads();
-    if (!last_worker) return;
-    __threadfence();
-    if (owner && og < group) {
-      const float* recs = Record<HD>(p, qi, kvh * group + og, 0);
-      for (int s0 = 0; s0 < ks.count; s0 += kFoldBatch) {
-        Partial<kOwn> r[kFoldBatch];
-#pragma unroll
-        for (int b = 0; b < kFoldBatch; ++b) {
-          Clear(r[b]);
-          if (s0 + b >= ks.count) continue;
-          const float* x = recs + (s0 + b) * RecordFloats(HD);
-          r[b].m = __ldcg(x + HD), r[b].l = __ldcg(x + HD + 1);
-#pragma unroll
-          for (int i = 0; i < kOwn; ++i) r[b].a[i] = __ldcg(x + od + i);
-        }
-#pragma unroll
-        for (int b = 0; b < kFoldBatch; ++b)
-          if (s0 + b < ks.count) Merge(run, r[b]);
-      }
-    }
+    if (!ArriveLast<HD>(p, qi, kvh, workers)) return;
+    if (owner && og < group) FoldRecords<HD>(p, qi, kvh * group + og, od, ks.count, run);
   }
-  if (owner && og < group) {
-    __half* out = p.out + static_cast<int64_t>(t) * p.heads * HD + (kvh * group + og) * HD + od;
-#pragma unroll
-    for (int i = 0; i < kOwn; ++i) out[i] = __float2half_rn(__fdiv_rn(run.a[i], run.l));
-  }
+  if (owner && og < group) StoreOutput<HD>(p, t, kvh * group + og, od, run);
 }
 
 template <int HD, int G>
@@ -327,8 +238,8 @@ void Launch(const PagedAttentionParams& p, cudaStream_t stream) {
   DecodeAttentionKernel<HD, G><<<dim3(p.splits, p.kv_heads, p.tokens), kThreads, Smem<HD, G>::kBytes, stream>>>(p);
 }
 
-// Shape dispatch: head_dim and the group rounded up to a power of two (extra heads compute on zero queries and
-// are never written).
+// Shape dispatch of the CUDA-core kernel (head_dim 64 and 128 go to the tensor-core kernel first): head_dim and
+// GroupBucket(group).
 struct AttentionEntry {
   int head_dim, group;
   void (*launch)(const PagedAttentionParams&, cudaStream_t);
@@ -337,11 +248,7 @@ constexpr AttentionEntry kAttentionTable[] = {
     {8, 1, Launch<8, 1>},     {8, 2, Launch<8, 2>},     {8, 4, Launch<8, 4>},     {8, 8, Launch<8, 8>},
     {16, 1, Launch<16, 1>},   {16, 2, Launch<16, 2>},   {16, 4, Launch<16, 4>},   {16, 8, Launch<16, 8>},
     {32, 1, Launch<32, 1>},   {32, 2, Launch<32, 2>},   {32, 4, Launch<32, 4>},   {32, 8, Launch<32, 8>},
-    {64, 1, Launch<64, 1>},   {64, 2, Launch<64, 2>},   {64, 4, Launch<64, 4>},   {64, 8, Launch<64, 8>},
-    {128, 1, Launch<128, 1>}, {128, 2, Launch<128, 2>}, {128, 4, Launch<128, 4>}, {128, 8, Launch<128, 8>},
 };
-
-int GroupBucket(int group) { return group <= 1 ? 1 : group <= 2 ? 2 : group <= 4 ? 4 : 8; }
 
 }  // namespace
 
@@ -360,7 +267,8 @@ absl::Status ValidatePagedAttention(const PagedAttentionParams& p) {
     return absl::InvalidArgumentError("paged attention: null pointer");
   if (p.splits > 1 && !p.workspace)
     return absl::InvalidArgumentError(absl::StrCat("paged attention: splits=", p.splits, " needs a workspace"));
-  const bool hd_ok = std::any_of(std::begin(kAttentionTable), std::end(kAttentionTable),
+  const bool hd_ok = DecodeAttentionMmaSupports(p.head_dim) ||
+                     std::any_of(std::begin(kAttentionTable), std::end(kAttentionTable),
                                  [&](const AttentionEntry& e) { return e.head_dim == p.head_dim; });
   if (!hd_ok) return absl::InvalidArgumentError(absl::StrCat("paged attention: head_dim=", p.head_dim, " not in {8, 16, 32, 64, 128}"));
   if (p.kv_heads <= 0 || p.heads % p.kv_heads != 0 || p.heads / p.kv_heads > kAttentionMaxGroup)
@@ -374,10 +282,20 @@ absl::Status ValidatePagedAttention(const PagedAttentionParams& p) {
   if (reinterpret_cast<uintptr_t>(p.k_cache) % 16 != 0 || reinterpret_cast<uintptr_t>(p.v_cache) % 16 != 0 ||
       reinterpret_cast<uintptr_t>(p.workspace) % 16 != 0)
     return absl::InvalidArgumentError("paged attention: k_cache, v_cache and workspace must be 16-byte aligned");
+  if (DecodeAttentionMmaSupports(p.head_dim)) {
+    // The tensor-core kernel reads q in 16-byte vectors and divides key positions (< max_blocks * block_size) by
+    // block_size exactly while position * block_size < 2^32.
+    if (p.ldq % 8 != 0 || reinterpret_cast<uintptr_t>(p.q) % 16 != 0)
+      return absl::InvalidArgumentError(absl::StrCat("paged attention: ldq=", p.ldq, " must be a multiple of 8 and q 16-byte aligned"));
+    if (int64_t{p.max_blocks} * p.block_size * p.block_size >= (int64_t{1} << 32))
+      return absl::InvalidArgumentError(absl::StrCat("paged attention: max_blocks=", p.max_blocks, " x block_size=",
+                                                     p.block_size, " needs max_blocks * block_size^2 < 2^32"));
+  }
   return absl::OkStatus();
 }
 
 void LaunchPagedAttention(const PagedAttentionParams& p, cudaStream_t stream) {
+  if (LaunchDecodeAttentionMma(p, stream)) return;
   const int group = GroupBucket(p.heads / p.kv_heads);
   for (const AttentionEntry& e : kAttentionTable) {
     if (e.head_dim != p.head_dim || e.group != group) continue;

@@ -3,7 +3,8 @@
 // RopeKv already wrote to the cache. Kernels know nothing of requests; launchers never allocate.
 //
 // Paged (decode) attention: one CTA per (worker, KV head, query) serves all heads/kv_heads query heads sharing the
-// KV head, so each K/V byte is read once. A query's keys are cut into splits by PagedAttentionKeySplits, a function
+// KV head, so each K/V byte is read once; head_dim 64 and 128 on the tensor cores (mma.sync, K/V straight from the
+// cache into fragment registers), 8..32 on the CUDA cores. A query's keys are cut into splits by PagedAttentionKeySplits, a function
 // of its key count alone; `splits` CTAs (workers) share a query's splits, and the partial softmaxes are folded in
 // split order, so a query's output is bit-identical whatever else is in the launch and whatever `splits` is.
 // The workspace holds the partials and one arrival counter per (query, KV head): zero it once after allocating
