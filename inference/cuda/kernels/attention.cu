@@ -253,8 +253,10 @@ constexpr AttentionEntry kAttentionTable[] = {
 }  // namespace
 
 int PagedAttentionSplits(int tokens, int kv_heads, int sm_count) {
+  // The most workers whose CTAs all fit in one wave of resident CTAs: a launch whose CTAs (each as long as its
+  // worker's share of the splits) spill a few into a second wave pays for a whole second wave.
   const int ctas = std::max(1, tokens * kv_heads);
-  return std::clamp((kCtasPerSm * sm_count + ctas - 1) / ctas, 1, kAttentionMaxSplits);
+  return std::clamp(kCtasPerSm * sm_count / ctas, 1, kAttentionMaxSplits);
 }
 
 size_t PagedAttentionWorkspaceBytes(int tokens, int heads, int head_dim, int splits) {

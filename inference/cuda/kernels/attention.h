@@ -68,8 +68,8 @@ struct PagedAttentionParams {
   __half* out = nullptr;                 // [row][heads * head_dim]
 };
 
-// Workers per (token, KV head): enough CTAs for about 4 resident CTAs on every SM at small batches, one for large
-// ones (each worker then takes all of its query's splits in order).
+// Workers per (token, KV head): the most whose CTAs fit in one wave of about 4 resident CTAs on every SM (at least
+// one, which then takes all of its query's splits in order; at most kAttentionMaxSplits).
 int PagedAttentionSplits(int tokens, int kv_heads, int sm_count);
 // Partial records and arrival counters for `tokens` queries; 0 when splits == 1 (one worker needs none).
 size_t PagedAttentionWorkspaceBytes(int tokens, int heads, int head_dim, int splits);

@@ -18,9 +18,10 @@ namespace inference::cuda::decode_attention {
 inline constexpr int kThreads = kAttentionWarps * 32;
 inline constexpr int kMaxGridZ = 65535;  // queries ride on gridDim.z
 inline constexpr float kLog2e = 1.4426950408889634f;
-// Records the last worker loads before folding them: independent loads overlap their latency (9 records at 513
-// keys: two rounds of loads).
-inline constexpr int kFoldBatch = 8;
+// Records the last worker loads before folding them (N floats of output each): independent loads overlap their
+// latency, so up to 16 records (1024 keys in 64-key splits) cost one round trip to L2; 16 x (4 + 2) registers.
+template <int N>
+constexpr int FoldBatch() { return N <= 4 ? 16 : 8; }
 
 // A split record: out[head_dim], max, sum and 2 floats of padding (records stay 16-byte aligned).
 __host__ __device__ constexpr int RecordFloats(int head_dim) { return head_dim + 4; }
@@ -112,6 +113,7 @@ template <int HD, int N>
 __device__ __forceinline__ void FoldRecords(const PagedAttentionParams& p, int qi, int h, int od, int count,
                                             Partial<N>& run) {
   const float* recs = Record<HD>(p, qi, h, 0);
+  constexpr int kFoldBatch = FoldBatch<N>();
   for (int s0 = 0; s0 < count; s0 += kFoldBatch) {
     Partial<N> r[kFoldBatch];
 #pragma unroll

@@ -155,10 +155,12 @@ TEST(AttentionValidate, NamesHeadDimGroupAndSplits) {
 }
 
 TEST(AttentionSplits, FillTheChipAndStayBounded) {
-  // Workers per (query, KV head) on 132 SMs with 8 KV heads: about 4 CTAs per SM, capped.
+  // Workers per (query, KV head) on 132 SMs with 8 KV heads: the most whose CTAs fit in one wave of 4 per SM, capped.
   EXPECT_EQ(PagedAttentionSplits(1, 8, 132), kAttentionMaxSplits);
-  EXPECT_EQ(PagedAttentionSplits(8, 8, 132), 9);     // ceil(528 / 64)
-  EXPECT_EQ(PagedAttentionSplits(32, 8, 132), 3);
+  EXPECT_EQ(PagedAttentionSplits(8, 8, 132), 8);     // 528 / 64 = 8.25
+  EXPECT_EQ(PagedAttentionSplits(32, 8, 132), 2);
+  EXPECT_EQ(PagedAttentionSplits(33, 8, 132), 2);    // 528 CTAs: exactly one wave
+  EXPECT_EQ(PagedAttentionSplits(34, 8, 132), 1);
   EXPECT_EQ(PagedAttentionSplits(256, 8, 132), 1);
   for (int t = 1; t <= 512; ++t) {
     const int s = PagedAttentionSplits(t, 8, 132);
