@@ -7,7 +7,7 @@
 //   S = Q K^T     M = the G heads (rows g; rows 8.. are zero), N = 2 x 8 keys, K = head_dim. Dot products are sums,
 //                 so the head dims may enter the k slots in any order shared by Q and K: lane t4 holds dims
 //                 32 i + 8 t4 + [0, 8) of key g (and 8 + g), one 16-byte load each, whose words are the B fragments
-//                 of k-steps 2 i and 2 i + 1 as they are (and Q's A fragments likewise, loaded once).
+//                 of k-steps 2 i and 2 i + 1 as they are (Q's A fragments likewise, staged in shared memory once).
 //   softmax       the step's own max m and sum l per head (quad shuffles); P = exp2(S - m) in fp16, and the S
 //                 accumulators of lane (g, t4) are the B fragment of head g in the next product.
 //   O^T = V^T P^T M = head dims, N = heads, K = the 16 keys: lane (g, t4) loads 16 bytes (dims 64 h + 8 g + [0, 8))
@@ -29,7 +29,7 @@ constexpr int kRoundKeys = kAttentionWarps * kStepKeys;  // keys of one CTA roun
 static_assert(kAttentionSplitKeys % kRoundKeys == 0, "splits are whole rounds");
 // CTAs per SM: 65536 / (4 * 128) = 128 registers a thread hold K and V of a step (64 at head_dim 128, in flight
 // across the round's barrier), S (8) and O (16 per 64 dims); Q's fragments are read from shared memory. Four CTAs
-// of 16 KiB (G = 4) keep 128 KiB of loads in flight per SM and cut the tail of a launch of 2048 CTAs into quarters.
+// (18 KiB of shared memory each at G = 4) keep 4 x 32 KiB of K/V loads in flight per SM.
 constexpr int kMinCtasPerSm = 4;
 
 // The step partials of a round, double-buffered (a round writes one buffer while the last is still being read).
