@@ -67,6 +67,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   inference::cuda::CublasGemm* cublas = gemm->get();
+  if (flags.count("profile-wide")) {  // a few launches of the kWide GEMM on gate_up at that many rows, for ncu
+    const int m = std::stoi(flags["profile-wide"]), n = 2 * kInter, k = kHidden;
+    int sms = 0;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    Buf x(size_t{2} * m * k), y(size_t{2} * m * n), qw(size_t{1} * n * k / 2), sz(size_t{4} * n * (k / kGroup));
+    inference::cuda::W4A16GemmParams p;
+    p.x = x.as<__half>(), p.ldx = k, p.qweight = qw.as<uint32_t>(), p.scale_zero = sz.as<__half2>();
+    p.y = y.as<__half>(), p.ldy = n, p.m = m, p.n = n, p.k = k, p.group = kGroup;
+    p.kind = inference::cuda::W4A16GemmKind::kWide, p.splits = 1;
+    for (int i = 0; i < 3; ++i) inference::cuda::LaunchW4A16Gemm(p, nullptr);
+    return cudaDeviceSynchronize() == cudaSuccess ? 0 : 1;
+  }
   struct Lin { const char* name; int n, k; };
   const Lin lins[] = {{"qkv", (kHeads + 2 * kKvHeads) * kHeadDim, kHidden}, {"o_proj", kHidden, kHeads * kHeadDim},
                       {"gate_up", 2 * kInter, kHidden}, {"down_proj", kHidden, kInter}};
@@ -122,7 +134,7 @@ int main(int argc, char** argv) {
           p.x = x.as<__half>(), p.ldx = l.k, p.qweight = qw.as<uint32_t>(), p.scale_zero = sz.as<__half2>();
           p.y = y.as<__half>(), p.ldy = l.n, p.m = m, p.n = l.n, p.k = l.k, p.group = kGroup, p.kind = kind;
           p.splits = splits, p.workspace = ws.as<float>(), p.counters = counters.as<int32_t>();
-          const inference::cuda::W4A16GemmConfig def = inference::cuda::W4A16GemmDefaultConfig(kind, m, l.n);
+          const inference::cuda::W4A16GemmConfig def = inference::cuda::W4A16GemmDefaultConfig(kind, m, l.n, l.k);
           std::printf("%-10s %-6s %4d", l.name, narrow ? "narrow" : "wide", m);
           for (int i = 0; i < count; ++i) {
             const inference::cuda::W4A16GemmConfig& c = configs[i];
@@ -134,6 +146,14 @@ int main(int argc, char** argv) {
                                 c.stages == def.stages;
             std::printf("  [%d %d %d %d %d]%s %.1f", c.mw, c.mt, c.nw, c.sk, c.stages, is_def ? "*" : "", us);
           }
+          if (!narrow)
+            for (int sp : {1, 2, 4, 8}) {  // the K split that kWide fixes per shape, against its neighbours
+              p.splits = sp;
+              const double us = 100.0 * TimeMs([&] {
+                for (int r = 0; r < 10; ++r) (void)inference::cuda::LaunchW4A16GemmWith(p, def, nullptr);
+              });
+              std::printf("  splits %d%s %.1f", sp, sp == splits ? "*" : "", us);
+            }
           std::printf("\n");
         }
       }

@@ -17,9 +17,12 @@ namespace {
 constexpr int kPlanRowsLinear = 2048;
 constexpr int kPlanRowsLmHead = 32;
 
-// Decode rows up to this many take the kNarrow GEMM, more the kWide one. A batch of 32 computes what each of its
-// sequences computes alone; at 64 rows and above kWide is the faster (bench/RESULTS.md, H200, Mistral-7B shapes).
+// Decode rows up to kW4NarrowMaxRows take the kNarrow GEMM, up to kW4WideMaxRows the kWide one, more go with the
+// prefill rows through dequantize + cuBLAS. A batch of 32 computes what each of its sequences computes alone. H200,
+// Mistral-7B shapes (bench/RESULTS.md): per layer, kNarrow 181 us at 32 rows against kWide's 221; at 64 rows 297
+// against 246; at 128 kWide 344, at 256 612 against dequantize + cuBLAS's 501.
 constexpr int kW4NarrowMaxRows = 32;
+constexpr int kW4WideMaxRows = 128;
 
 W4A16GemmKind KindFor(int decode_rows) {
   return decode_rows <= kW4NarrowMaxRows ? W4A16GemmKind::kNarrow : W4A16GemmKind::kWide;
@@ -70,13 +73,15 @@ size_t LinearScratchBytes(const DeviceLinear& w) {
 
 size_t LinearGemmWorkspaceBytes(const DeviceLinear& w, int decode_rows) {
   if (!w.qweight) return 0;
-  const int narrow_rows = std::min(decode_rows, kW4NarrowMaxRows);
-  return std::max(W4A16GemmWorkspaceBytes(narrow_rows, w.n, w.splits),
-                  decode_rows > kW4NarrowMaxRows ? W4A16GemmWorkspaceBytes(decode_rows, w.n, w.wide_splits) : 0);
+  const size_t narrow = W4A16GemmWorkspaceBytes(std::min(decode_rows, kW4NarrowMaxRows), w.n, w.splits);
+  if (decode_rows <= kW4NarrowMaxRows) return narrow;
+  return std::max(narrow, W4A16GemmWorkspaceBytes(std::min(decode_rows, kW4WideMaxRows), w.n, w.wide_splits));
 }
 
 int LinearGemmCounters(const DeviceLinear& w, int decode_rows) {
-  return w.qweight && std::max(w.splits, w.wide_splits) > 1 ? W4A16GemmCounters(decode_rows, w.n) : 0;
+  return w.qweight && std::max(w.splits, w.wide_splits) > 1
+             ? W4A16GemmCounters(std::min(decode_rows, kW4WideMaxRows), w.n)
+             : 0;
 }
 
 absl::Status RunLinear(const DeviceLinear& w, const __half* x, LinearRows rows, __half* y, const LinearContext& ctx) {
@@ -87,6 +92,7 @@ absl::Status RunLinear(const DeviceLinear& w, const __half* x, LinearRows rows, 
   if (!w.qweight)
     return absl::InvalidArgumentError(absl::StrCat("linear: no kernel for n=", w.n, " k=", w.k,
                                                    " (neither AWQ nor dense weights bound)"));
+  if (rows.decode > kW4WideMaxRows) return DequantGemm(w, x, rows.total(), y, ctx);
   if (rows.prefill > 0) RETURN_IF_ERROR(DequantGemm(w, x, rows.prefill, y, ctx));
   if (rows.decode > 0)
     RETURN_IF_ERROR(W4Gemm(w, x + static_cast<int64_t>(rows.prefill) * w.k, rows.decode,

@@ -237,13 +237,16 @@ TEST(W4A16, LinearDispatchMatchesDoubleReferenceForBothRowKinds) {
     DeviceLinear w{packed.qweight.get(), packed.scale_zero.get(), nullptr, c.n, c.k, c.group};
     w.splits = W4A16GemmSplits(W4A16GemmKind::kNarrow, c.n, c.k, SmCount());
     w.wide_splits = W4A16GemmSplits(W4A16GemmKind::kWide, c.n, c.k, SmCount());
-    DeviceArray<float> ws(LinearGemmWorkspaceBytes(w, 70) / sizeof(float) + 1);
-    DeviceArray<int32_t> counters(LinearGemmCounters(w, 70) + 1);
-    cudaMemset(counters.get(), 0, (LinearGemmCounters(w, 70) + 1) * sizeof(int32_t));
-    const LinearContext ctx{nullptr,  handle,   scratch.get(),  LinearScratchBytes(w),
-                            ws.get(), LinearGemmWorkspaceBytes(w, 70), counters.get(), LinearGemmCounters(w, 70)};
+    constexpr int kMostDecode = 130;  // past kWide's 128: the whole step through dequantize + cuBLAS
+    DeviceArray<float> ws(LinearGemmWorkspaceBytes(w, kMostDecode) / sizeof(float) + 1);
+    DeviceArray<int32_t> counters(LinearGemmCounters(w, kMostDecode) + 1);
+    cudaMemset(counters.get(), 0, (LinearGemmCounters(w, kMostDecode) + 1) * sizeof(int32_t));
+    LinearContext ctx{nullptr, handle, scratch.get(), LinearScratchBytes(w)};
+    ctx.gemm_workspace = ws.get(), ctx.gemm_workspace_bytes = LinearGemmWorkspaceBytes(w, kMostDecode);
+    ctx.gemm_counters = counters.get(), ctx.num_gemm_counters = LinearGemmCounters(w, kMostDecode);
     for (const LinearRows rows :
-         {LinearRows{0, 1}, LinearRows{0, 32}, LinearRows{0, 70}, LinearRows{17, 0}, LinearRows{9, 4}, LinearRows{5, 40}}) {
+         {LinearRows{0, 1}, LinearRows{0, 32}, LinearRows{0, 70}, LinearRows{17, 0}, LinearRows{9, 4}, LinearRows{5, 40},
+          LinearRows{0, 130}, LinearRows{3, 129}}) {
       const int m = rows.total();
       const std::vector<float> x = testing::RandomHalfValues(static_cast<size_t>(m) * c.k, -1.f, 1.f, &rng);
       DeviceArray<__half> dx(testing::ToHalf(x));

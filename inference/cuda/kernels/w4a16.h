@@ -74,12 +74,13 @@ struct AwqRepackParams {
 [[nodiscard]] absl::Status ValidateAwqRepack(const AwqRepackParams& p);
 void LaunchAwqRepack(const AwqRepackParams& p, cudaStream_t stream);
 
-// The GEMM's two arithmetic classes. Both dequantize B fragments in registers and run mma.sync with fp32
-// accumulators; they differ in how a CTA's warps share the work, and so in the order of the fp32 additions:
-//   kNarrow  the warps split each 64-k stage four ways along K: four partial sums per output, added in order. For
-//            decode steps of few rows, where streaming the weights once is all that matters (1-32 rows).
-//   kWide    each warp runs the whole K range of its own 16*mt-row x 64-column tile and CTAs span up to 256
-//            columns, so an activation tile read from L2 feeds four times the tensor-core work (33+ rows).
+// The GEMM's two arithmetic classes. Both dequantize the weights in registers, exactly as the dequant kernel does,
+// and accumulate in fp32 on the tensor cores; they differ in the instruction and the order of the additions:
+//   kNarrow  mma.sync.m16n8k16; a CTA's warps split each 64-k stage four ways along K, four partial sums per output
+//            added in order. For decode steps of few rows, where streaming the weights once is all that matters
+//            (1-32 rows).
+//   kWide    wgmma.m64n64k16: each 64-k stage of weights is dequantized once per CTA into shared memory, each output
+//            is one chain over its K range (33-128 rows).
 // Every config of one kind computes the same bits; the two kinds round differently (both within fp32 rounding of
 // the exact sum).
 enum class W4A16GemmKind { kNarrow, kWide };
@@ -103,22 +104,22 @@ struct W4A16GemmParams {
 };
 inline constexpr int kW4MaxSplits = 8;
 // The K split of a kind for an [n x k] weight on a device with sm_count SMs: kNarrow aims at three CTAs per SM at
-// one row, kWide at one CTA per SM at 64 rows.
+// one row, kWide at one CTA per SM for 256-column tiles.
 int W4A16GemmSplits(W4A16GemmKind kind, int n, int k, int sm_count);
 size_t W4A16GemmWorkspaceBytes(int m, int n, int splits);
 int W4A16GemmCounters(int m, int n);
 [[nodiscard]] absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p);
 void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream);
 
-// The GEMM's CTA shapes: mw warps along M (kWide only) with mt m16 tiles each, nw 64-column blocks per CTA, sk
-// 64-k sub-stages per pipeline stage, `stages` stages. None changes a row's arithmetic (only the kind, the K split
+// The GEMM's CTA shapes: nw 64-column blocks per CTA (n a multiple of 64 * nw), `stages` pipeline stages. kNarrow:
+// mw = 1, mt m16 tiles per warp, sk 64-k sub-stages per stage. kWide: mw warpgroups of 64 rows (mt = 4), sk = 1. None changes a row's arithmetic (only the kind, the K split
 // and the reduction order do), so the configs of a kind compute bit-identical results; LaunchW4A16Gemm picks
 // W4A16GemmDefaultConfig, the benchmark tries all.
 struct W4A16GemmConfig {
   W4A16GemmKind kind = W4A16GemmKind::kNarrow;
   int mw = 1, mt = 1, nw = 1, sk = 4, stages = 3;
 };
-W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n);
+W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n, int k);
 const W4A16GemmConfig* W4A16GemmConfigs(int* count);
 [[nodiscard]] absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c,
                                                cudaStream_t stream);

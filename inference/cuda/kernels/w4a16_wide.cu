@@ -107,11 +107,15 @@ __global__ void __launch_bounds__(Wide<WG, NW, STAGES>::kThreads) WideKernel(W4A
       sc = W4ScalesOf(reinterpret_cast<const __half2*>(s_smem(slot) + fb * kW4StageSBytes), lane);
       scales_group = group;
     }
+    uint4 frag[C::kPerWarp];  // every load before the first store: shared loads do not move across shared stores
+#pragma unroll
+    for (int i = 0; i < C::kPerWarp; ++i)
+      frag[i] = reinterpret_cast<const uint4*>(w_smem(slot) + fb * kW4StageWBytes)[((f0 + i) % kW4StepsPerStage) * 32 +
+                                                                                   lane];
 #pragma unroll
     for (int i = 0; i < C::kPerWarp; ++i) {
       const int step = (f0 + i) % kW4StepsPerStage;
-      const uint4 q = reinterpret_cast<const uint4*>(w_smem(slot) + fb * kW4StageWBytes)[step * 32 + lane];
-      const uint32_t words[4] = {q.x, q.y, q.z, q.w};
+      const uint32_t words[4] = {frag[i].x, frag[i].y, frag[i].z, frag[i].w};
       unsigned char* dst = out + step * C::kStepBytes + fb * 8 * kRowGroupBytes + (lane / 4) * 16 + (lane % 4) * 4;
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
