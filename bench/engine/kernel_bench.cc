@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
           p.x = x.as<__half>(), p.ldx = l.k, p.qweight = qw.as<uint32_t>(), p.scale_zero = sz.as<__half2>();
           p.y = y.as<__half>(), p.ldy = l.n, p.m = m, p.n = l.n, p.k = l.k, p.group = kGroup, p.kind = kind;
           p.splits = splits, p.workspace = ws.as<float>(), p.counters = counters.as<int32_t>();
-          const inference::cuda::W4A16GemmConfig def = inference::cuda::W4A16GemmDefaultConfig(kind, m, l.n, l.k);
+          const inference::cuda::W4A16GemmConfig def = inference::cuda::W4A16GemmDefaultConfig(kind, m, l.n);
           std::printf("%-10s %-6s %4d", l.name, narrow ? "narrow" : "wide", m);
           for (int i = 0; i < count; ++i) {
             const inference::cuda::W4A16GemmConfig& c = configs[i];

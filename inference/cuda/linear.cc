@@ -19,8 +19,8 @@ constexpr int kPlanRowsLmHead = 32;
 
 // Decode rows up to kW4NarrowMaxRows take the kNarrow GEMM, up to kW4WideMaxRows the kWide one, more go with the
 // prefill rows through dequantize + cuBLAS. A batch of 32 computes what each of its sequences computes alone. H200,
-// Mistral-7B shapes (bench/RESULTS.md): per layer, kNarrow 181 us at 32 rows against kWide's 221; at 64 rows 297
-// against 246; at 128 kWide 344, at 256 612 against dequantize + cuBLAS's 501.
+// Mistral-7B shapes, per layer (bench/RESULTS.md): kNarrow 181 us at 32 rows against kWide's 209; at 64 rows 297
+// against 228; at 128 rows kWide 295; at 256 kWide 574 against dequantize + cuBLAS's 501.
 constexpr int kW4NarrowMaxRows = 32;
 constexpr int kW4WideMaxRows = 128;
 

@@ -104,7 +104,7 @@ struct W4A16GemmParams {
 };
 inline constexpr int kW4MaxSplits = 8;
 // The K split of a kind for an [n x k] weight on a device with sm_count SMs: kNarrow aims at three CTAs per SM at
-// one row, kWide at one CTA per SM for 256-column tiles.
+// one row, kWide at one CTA per SM for 128-column tiles.
 int W4A16GemmSplits(W4A16GemmKind kind, int n, int k, int sm_count);
 size_t W4A16GemmWorkspaceBytes(int m, int n, int splits);
 int W4A16GemmCounters(int m, int n);
@@ -119,7 +119,7 @@ struct W4A16GemmConfig {
   W4A16GemmKind kind = W4A16GemmKind::kNarrow;
   int mw = 1, mt = 1, nw = 1, sk = 4, stages = 3;
 };
-W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n, int k);
+W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n);
 const W4A16GemmConfig* W4A16GemmConfigs(int* count);
 [[nodiscard]] absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c,
                                                cudaStream_t stream);

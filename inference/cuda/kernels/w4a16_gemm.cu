@@ -27,7 +27,7 @@ constexpr int kKWarps = kW4StepsPerStage;  // 4 warps along K, one k16 step each
 constexpr int kWSubBytes = kW4StageWBytes;  // one column block's weights per 64-k sub-stage: 2 KB
 constexpr int kSSubBytes = kW4StageSBytes;  // one column block's (scale, zero) of one group
 constexpr int kNarrowCtasPerSmAtOneRow = 3;  // kNarrow's splits aim at this many CTAs per SM for one row
-constexpr int kWideRefCols = 256;            // kWide's splits aim at one CTA per SM for 256-column tiles
+constexpr int kWideRefCols = 128;            // kWide's splits aim at one CTA per SM for 128-column tiles
 
 // MT m16 tiles per warp, NW column blocks per CTA, SK 64-k sub-stages per pipeline stage, STAGES stages in flight.
 template <int MT, int NW, int SK, int STAGES>
@@ -293,13 +293,12 @@ const W4A16GemmConfig* W4A16GemmConfigs(int* count) {
 // From bench/engine/kernel_bench's sweep on an H200 (bench/RESULTS.md), Mistral-7B shapes. kNarrow: one m16 tile per
 // warp up to 16 rows; beyond, the wide gate/up layer wants many warps per CTA (four column blocks), the o_proj-sized
 // square layer one tile per warp, the others two m16 tiles per warp. kWide: one warpgroup per CTA up to 64 rows,
-// with two column blocks for the long layers (gate/up, down); two warpgroups above, four blocks for gate/up.
-W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n, int k) {
+// with two column blocks for gate/up; two warpgroups above, four blocks for gate/up.
+W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n) {
   constexpr int kLongN = 16384;  // gate/up's n (28672); q/k/v (6144), o_proj and down_proj (4096) are shorter
-  constexpr int kLongK = 8192;   // down_proj's k (14336)
   const int blocks = n / kW4BlockN;
   if (kind == W4A16GemmKind::kWide) {
-    if (m <= 64) return {kW, 1, 4, (n >= kLongN || k >= kLongK) && blocks % 2 == 0 ? 2 : 1, 1, 4};
+    if (m <= 64) return {kW, 1, 4, n >= kLongN && blocks % 2 == 0 ? 2 : 1, 1, 4};
     return n >= kLongN && blocks % 4 == 0 ? W4A16GemmConfig{kW, 2, 4, 4, 1, 4} : W4A16GemmConfig{kW, 2, 4, 1, 1, 4};
   }
   constexpr int kSquare = 4096;  // o_proj
@@ -327,7 +326,7 @@ absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig
 }
 
 void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream) {
-  (void)LaunchW4A16GemmWith(p, W4A16GemmDefaultConfig(p.kind, p.m, p.n, p.k), stream);  // the default always exists
+  (void)LaunchW4A16GemmWith(p, W4A16GemmDefaultConfig(p.kind, p.m, p.n), stream);  // the default always exists
 }
 
 }  // namespace inference::cuda

@@ -110,11 +110,11 @@ TEST(W4A16Gemm, SplitsDependOnTheShapeOnlyAndStayInBounds) {
   EXPECT_EQ(W4A16GemmSplits(kNarrow, 4096, 14336, 132), 6);
   EXPECT_EQ(W4A16GemmSplits(kNarrow, 4096, 4096, 1000), kW4MaxSplits);
   EXPECT_EQ(W4A16GemmSplits(kNarrow, 64, 64, 132), 1);  // one 64-k stage cannot be split
-  // kWide: one CTA per SM for 256-column tiles, 132 / (n / 256).
-  EXPECT_EQ(W4A16GemmSplits(kWide, 4096, 4096, 132), 8);
-  EXPECT_EQ(W4A16GemmSplits(kWide, 6144, 4096, 132), 5);
+  // kWide: one CTA per SM for 128-column tiles, 132 / (n / 128).
+  EXPECT_EQ(W4A16GemmSplits(kWide, 4096, 4096, 132), 4);
+  EXPECT_EQ(W4A16GemmSplits(kWide, 6144, 4096, 132), 2);
   EXPECT_EQ(W4A16GemmSplits(kWide, 28672, 4096, 132), 1);
-  EXPECT_EQ(W4A16GemmSplits(kWide, 4096, 14336, 132), 8);
+  EXPECT_EQ(W4A16GemmSplits(kWide, 4096, 14336, 132), 4);
   EXPECT_EQ(W4A16GemmSplits(kWide, 64, 128, 132), 2);  // n below one tile counts as one; two 64-k stages
   EXPECT_EQ(W4A16GemmWorkspaceBytes(256, 4096, 4), size_t{4} * 256 * 4096 * 4);
   EXPECT_EQ(W4A16GemmWorkspaceBytes(256, 4096, 1), 0u);
