@@ -17,7 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "inference/cuda/kernels/w4a16_fragment.cuh"
-#include "inference/cuda/kernels/w4a16_kernel.cuh"
+#include "inference/cuda/kernels/w4a16_store.cuh"
 #include "inference/cuda/kernels/w4a16_wide.h"
 
 namespace inference::cuda {
@@ -213,13 +213,23 @@ __global__ void __launch_bounds__(Config<MT, NW, SK, STAGES>::kThreads)
 
 template <int MT, int NW, int SK, int STAGES>
 void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
-  LaunchW4Tiles<Config<MT, NW, SK, STAGES>, GemmKernel<MT, NW, SK, STAGES>>(p, kW4BlockN * NW, stream);
+  using C = Config<MT, NW, SK, STAGES>;
+  auto* kernel = GemmKernel<MT, NW, SK, STAGES>;
+  static const cudaError_t attr =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes);
+  (void)attr;  // a failure here surfaces as the launch error the caller checks
+  const dim3 grid((p.m + C::kRows - 1) / C::kRows, p.splits, p.n / (kW4BlockN * NW));
+  kernel<<<grid, C::kThreads, C::kSmemBytes, stream>>>(p);
 }
 
+struct ConfigEntry {
+  W4A16GemmConfig config;
+  void (*launch)(const W4A16GemmParams&, cudaStream_t);
+};
 constexpr W4A16GemmKind kN = W4A16GemmKind::kNarrow, kW = W4A16GemmKind::kWide;
-// kNarrow's kernels, every shape the dispatcher or the benchmark may pick: {kind, mw, mt, nw, sk, stages}. Shared
-// memory per CTA (KB) in the comments.
-constexpr W4A16ConfigEntry kNarrowConfigs[] = {
+// Every shape the dispatcher or the benchmark may pick: {kind, mw, mt, nw, sk, stages}. Shared memory per CTA (KB)
+// in the comments.
+constexpr ConfigEntry kConfigs[] = {
     {{kN, 1, 1, 1, 4, 3}, Launch<1, 1, 4, 3>},  // 53
     {{kN, 1, 1, 1, 2, 6}, Launch<1, 1, 2, 6>},  // 54
     {{kN, 1, 1, 2, 2, 4}, Launch<1, 2, 2, 4>},  // 54
@@ -233,18 +243,6 @@ constexpr W4A16ConfigEntry kNarrowConfigs[] = {
 
 bool SameConfig(const W4A16GemmConfig& a, const W4A16GemmConfig& b) {
   return a.kind == b.kind && a.mw == b.mw && a.mt == b.mt && a.nw == b.nw && a.sk == b.sk && a.stages == b.stages;
-}
-
-// Both kinds' kernels.
-const std::vector<W4A16ConfigEntry>& AllEntries() {
-  static const std::vector<W4A16ConfigEntry> all = [] {
-    std::vector<W4A16ConfigEntry> entries(std::begin(kNarrowConfigs), std::end(kNarrowConfigs));
-    int wide = 0;
-    const W4A16ConfigEntry* w = W4A16WideEntries(&wide);
-    entries.insert(entries.end(), w, w + wide);
-    return entries;
-  }();
-  return all;
 }
 
 }  // namespace
@@ -282,7 +280,10 @@ absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p) {
 const W4A16GemmConfig* W4A16GemmConfigs(int* count) {
   static const std::vector<W4A16GemmConfig> configs = [] {
     std::vector<W4A16GemmConfig> all;
-    for (const W4A16ConfigEntry& e : AllEntries()) all.push_back(e.config);
+    for (const ConfigEntry& e : kConfigs) all.push_back(e.config);
+    int wide = 0;
+    const W4A16GemmConfig* w = W4A16WideConfigs(&wide);
+    all.insert(all.end(), w, w + wide);
     return all;
   }();
   *count = static_cast<int>(configs.size());
@@ -313,7 +314,8 @@ absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig
   if (p.n % (kW4BlockN * c.nw) != 0)
     return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: n=", p.n, " is not a multiple of the config's ",
                                                    kW4BlockN * c.nw, " columns"));
-  for (const W4A16ConfigEntry& e : AllEntries()) {
+  if (c.kind == W4A16GemmKind::kWide && LaunchW4A16Wide(p, c, stream)) return absl::OkStatus();
+  for (const ConfigEntry& e : kConfigs) {
     if (SameConfig(e.config, c)) {
       e.launch(p, stream);
       return absl::OkStatus();

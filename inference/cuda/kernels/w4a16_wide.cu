@@ -7,13 +7,13 @@
 // weights of stage s + 1 are dequantized while the tensor cores multiply stage s.
 //
 // Arithmetic, the same for every row count and config: each output accumulates its k16 steps in order, one
-// m64n64k16 instruction per step, from zero in each K range; ranges are added in order (w4a16_kernel.cuh).
+// m64n64k16 instruction per step, from zero in each K range; ranges are added in order (w4a16_store.cuh).
 #include "inference/cuda/kernels/w4a16_wide.h"
 
 #include <iterator>
 
 #include "inference/cuda/kernels/w4a16_fragment.cuh"
-#include "inference/cuda/kernels/w4a16_kernel.cuh"
+#include "inference/cuda/kernels/w4a16_store.cuh"
 #include "inference/cuda/kernels/wgmma.cuh"
 
 namespace inference::cuda {
@@ -200,12 +200,22 @@ __global__ void __launch_bounds__(Wide<WG, NW, STAGES>::kThreads) WideKernel(W4A
 
 template <int WG, int NW, int STAGES>
 void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
-  LaunchW4Tiles<Wide<WG, NW, STAGES>, WideKernel<WG, NW, STAGES>>(p, kW4BlockN * NW, stream);
+  using C = Wide<WG, NW, STAGES>;
+  auto* kernel = WideKernel<WG, NW, STAGES>;
+  static const cudaError_t attr =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes);
+  (void)attr;  // a failure here surfaces as the launch error the caller checks
+  const dim3 grid((p.m + C::kRows - 1) / C::kRows, p.splits, p.n / (kW4BlockN * NW));
+  kernel<<<grid, C::kThreads, C::kSmemBytes, stream>>>(p);
 }
 
+struct Entry {
+  W4A16GemmConfig config;
+  void (*launch)(const W4A16GemmParams&, cudaStream_t);
+};
 constexpr W4A16GemmKind kW = W4A16GemmKind::kWide;
-// {kind, mw = warpgroups, mt = 4, nw, sk = 1, stages}; shared memory per CTA (KB) in the comments.
-constexpr W4A16ConfigEntry kWideConfigs[] = {
+// {kind, mw = warpgroups, mt = 4 (a warp's 64/16 rows... per warpgroup), nw, sk = 1, stages}; shared memory in KB.
+constexpr Entry kWideConfigs[] = {
     {{kW, 1, 4, 1, 1, 4}, Launch<1, 1, 4>},  // 62
     {{kW, 1, 4, 2, 1, 4}, Launch<1, 2, 4>},  // 88
     {{kW, 1, 4, 4, 1, 3}, Launch<1, 4, 3>},  // 119
@@ -216,9 +226,22 @@ constexpr W4A16ConfigEntry kWideConfigs[] = {
 
 }  // namespace
 
-const W4A16ConfigEntry* W4A16WideEntries(int* count) {
+const W4A16GemmConfig* W4A16WideConfigs(int* count) {
+  static W4A16GemmConfig configs[std::size(kWideConfigs)];
+  for (size_t i = 0; i < std::size(kWideConfigs); ++i) configs[i] = kWideConfigs[i].config;
   *count = static_cast<int>(std::size(kWideConfigs));
-  return kWideConfigs;
+  return configs;
+}
+
+bool LaunchW4A16Wide(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream) {
+  for (const Entry& e : kWideConfigs) {
+    if (e.config.mw == c.mw && e.config.mt == c.mt && e.config.nw == c.nw && e.config.sk == c.sk &&
+        e.config.stages == c.stages) {
+      e.launch(p, stream);
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace inference::cuda

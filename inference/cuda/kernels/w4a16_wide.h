@@ -1,9 +1,7 @@
-// Internal to the W4A16 GEMM (w4a16.h): the table of the kWide kind's kernels (w4a16_wide.cu), which
-// LaunchW4A16GemmWith searches with kNarrow's. Thread-safety: reentrant; never allocates.
+// Internal to the W4A16 GEMM (w4a16.h): the kWide kind's kernels (w4a16_wide.cu), launched through
+// LaunchW4A16GemmWith. Thread-safety: reentrant; never allocates.
 //
-//   int count = 0;
-//   const W4A16ConfigEntry* wide = W4A16WideEntries(&count);
-//   wide[0].launch(params, stream);
+//   if (!LaunchW4A16Wide(params, config, stream)) return absl::InvalidArgumentError("no such config");
 #pragma once
 
 #include <cuda_runtime.h>
@@ -12,14 +10,10 @@
 
 namespace inference::cuda {
 
-// One compiled kernel: its config and its launcher (for validated params of that kind).
-struct W4A16ConfigEntry {
-  W4A16GemmConfig config;
-  void (*launch)(const W4A16GemmParams&, cudaStream_t);
-};
-
-// The kWide kernels: mw warpgroups along M (64 rows each: mt = 4 m16 tiles), nw column blocks, sk = 1, `stages`
-// stages.
-const W4A16ConfigEntry* W4A16WideEntries(int* count);
+// The kWide configs that exist: mw warpgroups along M (64 rows each; mt = 4 of them as m16 tiles), nw column
+// blocks, sk = 1, `stages` stages.
+const W4A16GemmConfig* W4A16WideConfigs(int* count);
+// Launches `c` (kind kWide) for validated params; false when no kernel has that config.
+bool LaunchW4A16Wide(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream);
 
 }  // namespace inference::cuda

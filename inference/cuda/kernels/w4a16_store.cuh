@@ -1,28 +1,15 @@
-// What the W4A16 GEMM kernels (w4a16_gemm.cu, w4a16_wide.cu) share: their launch over tiles, and the epilogue that
-// takes a CTA's fp32 tile results to y, directly as fp16 with one K range, or through the split-K workspace, the
-// tile's last CTA adding every range's partial in range order (w4a16.h's contract: `counters` start at zero and are
-// left at zero). Included by the GEMM .cu files only.
+// The W4A16 GEMM kernels' common epilogue: a CTA's fp32 tile results to y, directly as fp16 with one K range, or
+// through the split-K workspace, the tile's last CTA adding every range's partial in range order (w4a16.h's
+// contract: `counters` start at zero and are left at zero). Device code only; included by the GEMM .cu files.
 #pragma once
 
 #include <cuda_fp16.h>
-#include <cuda_runtime.h>
 
 #include <cstdint>
 
 #include "inference/cuda/kernels/w4a16.h"
 
 namespace inference::cuda {
-
-// Launches kKernel with C's CTA (C::kThreads threads, C::kSmemBytes of dynamic shared memory, C::kRows rows) over
-// all rows, the K ranges and the columns, cols_per_cta at a time.
-template <typename C, auto kKernel>
-void LaunchW4Tiles(const W4A16GemmParams& p, int cols_per_cta, cudaStream_t stream) {
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes);
-  (void)attr;  // once per kernel; a failure surfaces as the launch error the caller checks
-  const dim3 grid((p.m + C::kRows - 1) / C::kRows, p.splits, p.n / cols_per_cta);
-  kKernel<<<grid, C::kThreads, C::kSmemBytes, stream>>>(p);
-}
 
 // `for_each_pair(fn)` calls fn(row, col, v0, v1) for every pair of adjacent results (cols col, col + 1; rows < m)
 // this thread holds; `holds` is false for threads holding none. Every thread of the CTA must call this, after the
