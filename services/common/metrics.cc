@@ -61,7 +61,7 @@ class RpcMetricsFactory : public grpc::experimental::ServerInterceptorFactoryInt
 
 const prometheus::Histogram::BucketBoundaries& LatencyBucketsSeconds() {
   static const prometheus::Histogram::BucketBoundaries* buckets = new prometheus::Histogram::BucketBoundaries{
-      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60};
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 150, 300, 600};
   return *buckets;
 }
 
