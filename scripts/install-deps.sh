@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsentencepiece-dev prometheus-cpp-dev libgtest-dev libgmock-dev
-  python3 python3-grpcio python3-grpc-tools python3-jinja2 python3-numpy
+  python3 python3-grpcio python3-grpc-tools python3-jinja2 python3-numpy python3-sentencepiece
   prometheus python3-yaml
 )
 

@@ -41,6 +41,9 @@ class IncrementalDecoder {
   // decoder may be fed again afterwards; it then continues the same sequence.
   void Flush(std::string* delta);
 
+  // Decodes what follows as the continuation of text already seen: no dummy-prefix space is dropped.
+  void ContinueMidSequence() { at_start_ = false; }
+
   // Ids fed so far.
   int64_t ids_seen() const { return ids_seen_; }
 

@@ -118,4 +118,16 @@ absl::StatusOr<std::string> Tokenizer::Decode(absl::Span<const int> ids, bool sk
   return text;
 }
 
+absl::StatusOr<std::vector<std::string>> Tokenizer::TokenTexts(absl::Span<const int> ids) const {
+  RETURN_IF_ERROR(CheckIds(ids, vocab_size()));
+  std::vector<std::string> texts(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    IncrementalDecoder decoder = NewDecoder(/*skip_special=*/false);
+    decoder.ContinueMidSequence();
+    RETURN_IF_ERROR(decoder.Feed({ids[i]}, &texts[i]));
+    decoder.Flush(&texts[i]);
+  }
+  return texts;
+}
+
 }  // namespace tokenizer

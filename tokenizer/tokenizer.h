@@ -17,6 +17,7 @@
 //   ASSIGN_OR_RETURN(std::vector<int> ids, tok->Encode("Hello world!", /*add_bos=*/true, /*parse_special=*/false));
 //   // ids == {1, 22557, 1526, 28808}
 //   ASSIGN_OR_RETURN(std::string text, tok->Decode(ids, /*skip_special=*/true));   // "Hello world!"
+//   ASSIGN_OR_RETURN(std::vector<std::string> texts, tok->TokenTexts(ids));        // "<s>", " Hello", " world", "!"
 #pragma once
 
 #include <memory>
@@ -57,6 +58,10 @@ class Tokenizer {
   // The text of `ids` (rules in incremental_decoder.h). INVALID_ARGUMENT naming the first id out of range.
   [[nodiscard]] absl::StatusOr<std::string> Decode(absl::Span<const int> ids, bool skip_special) const;
   IncrementalDecoder NewDecoder(bool skip_special) const { return IncrementalDecoder(&vocab(), skip_special); }
+  // The text each id adds on its own in the middle of a sequence (what a logprob entry shows): a piece's U+2581 as
+  // a space, an ASCII byte piece as its byte, any other byte piece as U+FFFD, control and unknown pieces as their
+  // piece string. INVALID_ARGUMENT naming the first id out of range.
+  [[nodiscard]] absl::StatusOr<std::vector<std::string>> TokenTexts(absl::Span<const int> ids) const;
 
   const Vocabulary& vocab() const { return sp_->vocabulary(); }
   const TokenizerConfig& config() const { return config_; }

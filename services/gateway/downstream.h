@@ -38,13 +38,14 @@ struct Downstream {
 Downstream ConnectDownstream(const std::string& template_addr, const std::string& tokenizer_addr,
                              const std::string& generation_addr);
 
-// What the gateway needs from Generation.Info.
+// What the gateway needs from Generation.Info, and every token's text from Tokenizer.TokenTexts (for logprobs).
 struct ModelInfo {
   std::string model;
   uint32_t context_length = 0;
   int32_t vocab_size = 0;
   std::vector<int32_t> eos_token_ids;
   Limits limits;
+  std::vector<std::string> token_texts;  // indexed by id, vocab_size entries
 };
 ModelInfo ToModelInfo(const awqserve::v1::GenerationInfo& info);
 

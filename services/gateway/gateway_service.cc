@@ -204,29 +204,55 @@ void GatewayService::Start(std::function<void()> on_ready) {
 
 void GatewayService::PollInfo(std::function<void()> on_ready) {
   while (!stopping_) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + kInfoTimeout);
-    awqserve::v1::GenerationInfo info;
-    grpc::Status s = downstream_.generation->Info(&ctx, awqserve::v1::GenerationInfoRequest(), &info);
-    if (s.ok()) {
-      auto model = std::make_shared<const ModelInfo>(ToModelInfo(info));
-      metrics_->SetModel(model->model);
-      std::printf("awqserve-gateway: serving %s (context %u tokens); ready\n", model->model.c_str(),
-                  model->context_length);
+    absl::StatusOr<ModelInfo> model = FetchModelInfo();
+    if (model.ok()) {
+      auto shared = std::make_shared<const ModelInfo>(*std::move(model));
+      metrics_->SetModel(shared->model);
+      std::printf("awqserve-gateway: serving %s (context %u tokens); ready\n", shared->model.c_str(),
+                  shared->context_length);
       std::fflush(stdout);
       {
         absl::MutexLock lock(&mu_);
-        info_ = std::move(model);
+        info_ = std::move(shared);
       }
       if (on_ready) on_ready();
       return;
     }
     {
       absl::MutexLock lock(&mu_);
-      info_error_ = s.error_message();
+      info_error_ = std::string(model.status().message());
     }
     std::this_thread::sleep_for(kInfoRetryInterval);
   }
+}
+
+absl::StatusOr<ModelInfo> GatewayService::FetchModelInfo() const {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kInfoTimeout);
+  awqserve::v1::GenerationInfo info;
+  grpc::Status s = downstream_.generation->Info(&ctx, awqserve::v1::GenerationInfoRequest(), &info);
+  if (!s.ok()) {
+    return absl::UnavailableError(absl::StrCat("generation service (", downstream_.generation_addr,
+                                               ") has not answered Info yet: ", s.error_message()));
+  }
+  ModelInfo model = ToModelInfo(info);
+  awqserve::v1::TokenTextsRequest request;
+  for (int32_t id = 0; id < model.vocab_size; ++id) request.add_ids(id);
+  awqserve::v1::TokenTextsResponse texts;
+  grpc::ClientContext text_ctx;
+  text_ctx.set_deadline(std::chrono::system_clock::now() + kInfoTimeout);
+  s = downstream_.tokenizer->TokenTexts(&text_ctx, request, &texts);
+  if (!s.ok()) {
+    return absl::UnavailableError(absl::StrCat("tokenizer service (", downstream_.tokenizer_addr,
+                                               ") has not answered TokenTexts yet: ", s.error_message()));
+  }
+  if (texts.texts_size() != model.vocab_size) {
+    return absl::UnavailableError(absl::StrCat("tokenizer service (", downstream_.tokenizer_addr, ") returned ",
+                                               texts.texts_size(), " token texts for a vocabulary of ",
+                                               model.vocab_size, " (not the model's tokenizer?)"));
+  }
+  model.token_texts.assign(texts.texts().begin(), texts.texts().end());
+  return model;
 }
 
 absl::Status GatewayService::Run(const PipelineInput& input, CallControl* control, const SendFn& send) {
@@ -235,8 +261,7 @@ absl::Status GatewayService::Run(const PipelineInput& input, CallControl* contro
     absl::MutexLock lock(&mu_);
     info = info_;
     if (info == nullptr) {
-      return absl::UnavailableError(absl::StrCat("generation service (", downstream_.generation_addr,
-                                                 ") has not answered Info yet: ", info_error_));
+      return absl::UnavailableError(info_error_);
     }
   }
   return RunPipeline(downstream_, *info, input, control, send);

@@ -4,9 +4,10 @@
 // own with blocking downstream calls; the reactor keeps one write in flight and queues the rest. A client cancel
 // (OnCancel, also raised when the deadline passes) cancels every downstream call of that call; other calls go on.
 //
-// The service needs the model's facts from Generation.Info (context length, max_tokens cap, model name): a
-// background thread asks until generation answers; until then calls fail with UNAVAILABLE, and `on_ready` runs once
-// when it has answered (the gateway's readiness).
+// The service needs the model's facts from Generation.Info (context length, max_tokens cap, model name) and every
+// token's text from Tokenizer.TokenTexts (the text of logprob entries): a background thread asks until both have
+// answered; until then calls fail with UNAVAILABLE, and `on_ready` runs once when they have (the gateway's
+// readiness).
 //
 // Thread-safety: the RPC methods are called concurrently by gRPC; all shared state is behind mu_.
 //
@@ -45,8 +46,8 @@ class GatewayService final : public TextGenerationRawService {
   GatewayService(Downstream downstream, GatewayMetrics* metrics);
   ~GatewayService() override;
 
-  // Starts asking Generation.Info (every kInfoRetryInterval) until it answers; then prints
-  // "awqserve-gateway: serving MODEL (context N tokens); ready" and calls on_ready once.
+  // Starts asking Generation.Info and Tokenizer.TokenTexts (every kInfoRetryInterval) until both answer; then
+  // prints "awqserve-gateway: serving MODEL (context N tokens); ready" and calls on_ready once.
   void Start(std::function<void()> on_ready);
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Chat(grpc::CallbackServerContext* ctx,
@@ -64,12 +65,14 @@ class GatewayService final : public TextGenerationRawService {
 
  private:
   void PollInfo(std::function<void()> on_ready);
+  // Generation.Info, then Tokenizer.TokenTexts of the whole vocabulary; UNAVAILABLE naming what failed.
+  absl::StatusOr<ModelInfo> FetchModelInfo() const;
 
   const Downstream downstream_;
   GatewayMetrics* metrics_;
   absl::Mutex mu_;
   std::shared_ptr<const ModelInfo> info_ ABSL_GUARDED_BY(mu_);
-  std::string info_error_ ABSL_GUARDED_BY(mu_) = "not asked yet";
+  std::string info_error_ ABSL_GUARDED_BY(mu_) = "the gateway has not asked generation for Info yet";
   std::atomic<bool> stopping_{false};
   std::thread info_thread_;
 };

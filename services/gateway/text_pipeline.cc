@@ -73,8 +73,10 @@ absl::StatusOr<std::vector<int32_t>> EncodePrompt(const Downstream& d, const Pip
 // Collects decoded text through the stop matcher and turns it into client messages.
 class Emitter {
  public:
-  Emitter(const awqserve::v1::GenerationOptions& options, std::vector<int32_t> prompt_ids, const SendFn& send)
+  Emitter(const awqserve::v1::GenerationOptions& options, std::vector<int32_t> prompt_ids,
+          const std::vector<std::string>& token_texts, const SendFn& send)
       : matcher_({options.stop().begin(), options.stop().end()}),
+        token_texts_(token_texts),
         with_ids_(options.return_token_ids()),
         prompt_ids_(std::move(prompt_ids)),
         send_(send) {}
@@ -82,7 +84,11 @@ class Emitter {
   // Records token `index` of `g`, whose text is the next `text_bytes` bytes of the decoded stream.
   void AddToken(const awqserve::v1::GenerateResponse& g, int index, size_t text_bytes) {
     PendingToken t{g.ids(index), std::nullopt, received_, received_ + text_bytes};
-    if (index < g.logprobs_size()) t.logprobs = g.logprobs(index);
+    if (index < g.logprobs_size()) {
+      t.logprobs = g.logprobs(index);
+      NameToken(t.logprobs->mutable_chosen());
+      for (awqserve::v1::TokenLogprob& alt : *t.logprobs->mutable_top()) NameToken(&alt);
+    }
     pending_.push_back(std::move(t));
     received_ += text_bytes;
   }
@@ -124,6 +130,10 @@ class Emitter {
   }
 
  private:
+  void NameToken(awqserve::v1::TokenLogprob* lp) const {
+    if (lp->id() >= 0 && static_cast<size_t>(lp->id()) < token_texts_.size()) lp->set_text(token_texts_[lp->id()]);
+  }
+
   // Moves the tokens whose text has been emitted (ends inside it; at the end: starts inside it) to the message.
   void TakeTokens(TextGenerationResponse* m, bool all_started) {
     const size_t emitted = matcher_.emitted_bytes();
@@ -144,6 +154,7 @@ class Emitter {
   }
 
   StopMatcher matcher_;
+  const std::vector<std::string>& token_texts_;  // ModelInfo's, which outlives the call
   bool with_ids_;
   std::vector<int32_t> prompt_ids_;
   const SendFn& send_;
@@ -193,7 +204,7 @@ absl::Status RunPipeline(const Downstream& d, const ModelInfo& info, const Pipel
     return DownstreamError(Service::kTokenizer, d.tokenizer_addr, s);
   };
 
-  Emitter emitter(options, prompt_ids, send);
+  Emitter emitter(options, prompt_ids, info.token_texts, send);
   std::optional<awqserve::v1::GenerateResponse> last;
   uint32_t generated = 0;
   bool first_decode = true;

@@ -101,6 +101,17 @@ absl::Status TokenizerService::DoDecode(const v1::DecodeRequest& request, v1::De
   return absl::OkStatus();
 }
 
+absl::Status TokenizerService::DoTokenTexts(const v1::TokenTextsRequest& request,
+                                            v1::TokenTextsResponse* response) const {
+  if (request.ids_size() > limits_.max_token_text_ids) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ids: ", request.ids_size(), " ids, the limit is ", limits_.max_token_text_ids));
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> texts, tok_->TokenTexts(request.ids()));
+  for (std::string& text : texts) response->add_texts(std::move(text));
+  return absl::OkStatus();
+}
+
 grpc::ServerUnaryReactor* TokenizerService::Encode(grpc::CallbackServerContext* context,
                                                    const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
   v1::EncodeRequest parsed;
@@ -126,6 +137,14 @@ grpc::ServerUnaryReactor* TokenizerService::Encode(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* TokenizerService::Decode(grpc::CallbackServerContext* context,
                                                    const v1::DecodeRequest* request, v1::DecodeResponse* response) {
   absl::Status status = DoDecode(*request, response);
+  if (!status.ok()) response->Clear();
+  return services::FinishUnary(context, status);
+}
+
+grpc::ServerUnaryReactor* TokenizerService::TokenTexts(grpc::CallbackServerContext* context,
+                                                       const v1::TokenTextsRequest* request,
+                                                       v1::TokenTextsResponse* response) {
+  absl::Status status = DoTokenTexts(*request, response);
   if (!status.ok()) response->Clear();
   return services::FinishUnary(context, status);
 }

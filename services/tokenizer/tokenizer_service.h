@@ -30,6 +30,8 @@ struct TokenizerLimits {
   int max_inputs = 1024;
   // Ids per DecodeRequest (the proto's documented limit: 1,048,576).
   int max_decode_ids = 1 << 20;
+  // Ids per TokenTextsRequest (the proto's documented limit: 65,536).
+  int max_token_text_ids = 1 << 16;
 };
 
 struct TokenizerMetrics {
@@ -54,12 +56,17 @@ class TokenizerService
   grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context,
                                  const awqserve::v1::TokenizerInfoRequest* request,
                                  awqserve::v1::TokenizerInfo* response) override;
+  grpc::ServerUnaryReactor* TokenTexts(grpc::CallbackServerContext* context,
+                                       const awqserve::v1::TokenTextsRequest* request,
+                                       awqserve::v1::TokenTextsResponse* response) override;
 
   // The handlers' logic without gRPC, for direct tests.
   [[nodiscard]] absl::Status DoEncode(const awqserve::v1::EncodeRequest& request,
                                       awqserve::v1::EncodeResponse* response) const;
   [[nodiscard]] absl::Status DoDecode(const awqserve::v1::DecodeRequest& request,
                                       awqserve::v1::DecodeResponse* response) const;
+  [[nodiscard]] absl::Status DoTokenTexts(const awqserve::v1::TokenTextsRequest& request,
+                                          awqserve::v1::TokenTextsResponse* response) const;
 
  private:
   const tokenizer::Tokenizer* tok_;

@@ -109,6 +109,22 @@ def golden(relative_path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def token_text_reference(model_dir):
+    """What each token id reads as in the middle of a text, by SentencePiece's own decoder (Debian's
+    python3-sentencepiece): the text an id adds after the plain piece "\u2581the". SentencePiece's decoder hides
+    control and unknown pieces; their text is their piece string."""
+    import sentencepiece
+    sp = sentencepiece.SentencePieceProcessor(model_file=os.path.join(model_dir, "tokenizer.model"))
+    the = sp.piece_to_id("\u2581the")
+    base = sp.decode([the])
+
+    def text(token_id):
+        if sp.is_control(token_id) or sp.is_unknown(token_id):
+            return sp.id_to_piece(token_id)
+        return sp.decode([the, token_id])[len(base):]
+    return text
+
+
 class Server:
     """A server binary as a child process on a free loopback port."""
 

@@ -91,7 +91,7 @@ class ChatTest(unittest.TestCase):
                 self.assertIn(row["error"], e.exception.details())
                 self.assertTrue(e.exception.details().startswith("messages: "), e.exception.details())
 
-    def test_logprobs_are_passed_through(self):
+    def test_logprobs_are_passed_through_with_their_token_texts(self):
         req = chat_request(GOLDEN[0]["messages"])
         req.options.logprobs.enabled = True
         req.options.logprobs.top_n = 3
@@ -99,11 +99,15 @@ class ChatTest(unittest.TestCase):
         ids = [i for m in msgs for i in m.token_ids]
         lps = [lp for m in msgs for lp in m.logprobs]
         self.assertEqual([lp.chosen.id for lp in lps], ids)
+        token_text = awq_harness.token_text_reference(MODEL)
         for lp in lps:
             self.assertEqual(len(lp.top), 3)
             self.assertLessEqual(lp.chosen.logprob, 0.0)
             # Greedy: the chosen token is the most likely one.
             self.assertEqual(lp.top[0].id, lp.chosen.id)
+            # Each entry carries its token's text, as SentencePiece decodes it mid-text.
+            self.assertEqual(lp.chosen.text, token_text(lp.chosen.id))
+            self.assertEqual([t.text for t in lp.top], [token_text(t.id) for t in lp.top])
 
 
     def test_cli_interactive_chat_keeps_the_conversation(self):

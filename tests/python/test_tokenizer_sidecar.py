@@ -1,4 +1,5 @@
-"""The tokenizer sidecar called from Python's grpcio: golden Encode, Decode and DecodeStream, a bad request."""
+"""The tokenizer sidecar called from Python's grpcio: golden Encode, Decode and DecodeStream, TokenTexts against
+SentencePiece's own decoder, bad requests."""
 import os
 import signal
 import unittest
@@ -67,6 +68,27 @@ class TokenizerSidecarTest(unittest.TestCase):
         self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertEqual(caught.exception.details(), "ids[1]: 32000 is out of range [0, 32000)")
         self.assertEqual(self.stub.Decode(self.pb.DecodeRequest(ids=[1, 22557]), timeout=30).text, "<s>Hello")
+
+    def test_token_texts_of_the_whole_vocabulary_match_sentencepiece(self):
+        reference = awq_harness.token_text_reference(os.path.join(awq_harness.SHARED_DIR, MISTRAL))
+        response = self.stub.TokenTexts(self.pb.TokenTextsRequest(ids=range(32000)), timeout=60)
+        self.assertEqual(len(response.texts), 32000)
+        self.assertEqual([i for i, t in enumerate(response.texts) if t != reference(i)], [])
+        self.assertEqual(list(response.texts[:3]), ["<unk>", "<s>", "</s>"])
+        # <0x0A> is a whole character alone; <0xF0> starts a four-byte one.
+        self.assertEqual((response.texts[3 + 0x0A], response.texts[3 + 0xF0]), ("\n", "\ufffd"))
+        self.assertEqual(response.texts[22557], " Hello")
+
+    def test_token_texts_bad_requests_name_the_field_and_the_limit(self):
+        for ids, details in (([5, 32000], "ids[1]: 32000 is out of range [0, 32000)"),
+                             ([-1], "ids[0]: -1 is out of range [0, 32000)"),
+                             ([0] * 65537, "ids: 65537 ids, the limit is 65536")):
+            with self.assertRaises(grpc.RpcError) as caught:
+                self.stub.TokenTexts(self.pb.TokenTextsRequest(ids=ids), timeout=30)
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertEqual(caught.exception.details(), details)
+        self.assertEqual(list(self.stub.TokenTexts(self.pb.TokenTextsRequest(ids=[1, 22557]), timeout=30).texts),
+                         ["<s>", " Hello"])
 
     def test_health_and_info(self):
         self.assertEqual(awq_harness.health_check(self.server.address, "readiness"), "SERVING")

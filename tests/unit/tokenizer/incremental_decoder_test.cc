@@ -125,5 +125,36 @@ TEST_F(IncrementalDecoderTest, ABadIdIsRejectedAndLeavesTheStreamIntact) {
   EXPECT_EQ(delta, "\xF0\x9F\x8C\x8A");
 }
 
+// TokenTexts: each id's text is exactly what Decode adds when the id follows a plain text piece, for every id of
+// the vocabulary (the same rules as the stream decoder: spaces, bytes, U+FFFD, visible control pieces).
+TEST_F(IncrementalDecoderTest, TokenTextsAreWhatEachIdAddsAfterText) {
+  constexpr int kThe = 272;  // "▁the"
+  ASSERT_EQ(tok_->vocab().pieces[kThe], "\u2581the");
+  std::vector<int> all(tok_->vocab_size());
+  for (int id = 0; id < tok_->vocab_size(); ++id) all[id] = id;
+  const absl::StatusOr<std::vector<std::string>> texts = tok_->TokenTexts(all);
+  ASSERT_TRUE(texts.ok()) << texts.status();
+  ASSERT_EQ(texts->size(), all.size());
+  const std::string prefix = *tok_->Decode({kThe}, false);
+  int mismatches = 0;
+  for (int id = 0; id < tok_->vocab_size(); ++id) {
+    const std::string whole = *tok_->Decode({kThe, id}, false);
+    ASSERT_EQ(whole.substr(0, prefix.size()), prefix) << "id " << id;
+    if ((*texts)[id] != whole.substr(prefix.size())) ++mismatches;
+    EXPECT_TRUE(base::IsValidUtf8((*texts)[id])) << "id " << id;
+  }
+  EXPECT_EQ(mismatches, 0);
+  EXPECT_EQ(*tok_->TokenTexts({1, 22557, 1526, 28808, 2, 0}),
+            (std::vector<std::string>{"<s>", " Hello", " world", "!", "</s>", "<unk>"}));
+  EXPECT_EQ(*tok_->TokenTexts({ByteId('\n'), ByteId(0xF0)}), (std::vector<std::string>{"\n", "\xEF\xBF\xBD"}));
+}
+
+TEST_F(IncrementalDecoderTest, TokenTextsRejectsAnIdOutOfRange) {
+  const absl::StatusOr<std::vector<std::string>> texts = tok_->TokenTexts({5, 32000});
+  EXPECT_EQ(texts.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(texts.status().message(), "ids[1]: 32000 is out of range [0, 32000)");
+  EXPECT_EQ(tok_->TokenTexts({-1}).status().message(), "ids[0]: -1 is out of range [0, 32000)");
+}
+
 }  // namespace
 }  // namespace tokenizer
