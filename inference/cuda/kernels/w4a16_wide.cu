@@ -214,7 +214,8 @@ struct Entry {
   void (*launch)(const W4A16GemmParams&, cudaStream_t);
 };
 constexpr W4A16GemmKind kW = W4A16GemmKind::kWide;
-// {kind, mw = warpgroups, mt = 4 (a warp's 64/16 rows... per warpgroup), nw, sk = 1, stages}; shared memory in KB.
+// {kind, mw = warpgroups, mt = 4 (a warpgroup's 64 rows as m16 tiles), nw, sk = 1, stages}; shared memory per CTA
+// (KB) in the comments.
 constexpr Entry kWideConfigs[] = {
     {{kW, 1, 4, 1, 1, 4}, Launch<1, 1, 4>},  // 62
     {{kW, 1, 4, 2, 1, 4}, Launch<1, 2, 4>},  // 88
