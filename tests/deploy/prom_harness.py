@@ -119,3 +119,10 @@ class Prometheus:
                 last = e
             time.sleep(0.2)
         raise PrometheusError(f"timed out waiting for {what} (last error: {last})")
+
+    def wait_for_scrapes(self, job, count=2, timeout_s=30):
+        """Waits until `job` has been scraped `count` more times (so that rate() over the latest traffic is defined)."""
+        expr = f'count_over_time(up{{job="{job}"}}[5m])'
+        mark = self.scalar(expr)
+        self.wait_for(lambda: self.scalar(expr) >= mark + count, timeout_s=timeout_s,
+                      what=f"{count} more scrapes of {job}")

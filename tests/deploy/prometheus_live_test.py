@@ -39,6 +39,12 @@ READINESS_SERVICE = "readiness"
 API = 'method=~"/awqserve.v1.+"'
 
 
+def close_all(stack):
+    """Stops the processes and Prometheus a test class started, the last started first."""
+    while stack:
+        stack.pop().__exit__(None, None, None)
+
+
 class LiveScrapeBase:
     """Subclasses set JOB, BINARY_ENV, EXPECTED {(method, code): calls}, and define args() and
     send(channel, round) -> the number of API calls it made (rounds 1 and 2 together make EXPECTED)."""
@@ -75,10 +81,7 @@ class LiveScrapeBase:
                 assert health(channel, "") == SERVING
             cls.prom.wait_for(lambda: cls.prom.scalar(cls.total_query()) == sum(cls.EXPECTED.values()),
                               what=f"{sum(cls.EXPECTED.values())} calls scraped")
-            # Two more scrapes, so that rate() over the second round is defined.
-            mark = cls.prom.scalar(f'count_over_time(up{{job="{cls.JOB}"}}[5m])')
-            cls.prom.wait_for(lambda: cls.prom.scalar(f'count_over_time(up{{job="{cls.JOB}"}}[5m])') >= mark + 2,
-                              what="two more scrapes")
+            cls.prom.wait_for_scrapes(cls.JOB)  # so that rate() over the second round is defined
             cls.metrics = cls.server.metrics_text()
         except BaseException:
             cls.tearDownClass()
@@ -86,8 +89,7 @@ class LiveScrapeBase:
 
     @classmethod
     def tearDownClass(cls):
-        while cls.stack:
-            cls.stack.pop().__exit__(None, None, None)
+        close_all(cls.stack)
 
     @classmethod
     def total_query(cls):
@@ -348,17 +350,14 @@ class LiveStackTest(unittest.TestCase):
             cls.prom.wait_for(
                 lambda: cls.prom.scalar('sum(awqserve_request_success_total)') == len(cls.results),
                 what="every request finished in the engine")
-            mark = cls.prom.scalar('count_over_time(up{job="awqserve-gateway"}[5m])')
-            cls.prom.wait_for(lambda: cls.prom.scalar('count_over_time(up{job="awqserve-gateway"}[5m])') >= mark + 2,
-                              what="two more scrapes")
+            cls.prom.wait_for_scrapes("awqserve-gateway")
         except BaseException:
             cls.tearDownClass()
             raise
 
     @classmethod
     def tearDownClass(cls):
-        while cls.stack:
-            cls.stack.pop().__exit__(None, None, None)
+        close_all(cls.stack)
 
     @classmethod
     def send(cls, channel, round_):
