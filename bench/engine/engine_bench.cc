@@ -3,7 +3,7 @@
 // a real CudaBackend::Execute (host prepare, upload, graph replay, sampled ids back).
 //
 //   engine_bench --base-config mistral-7b/config.json --layers 32 --dir /tmp/synth32 --out result.json
-//                [--batches 1,8,32,64,128,256] [--ctx 512] [--prefill 128,2048] [--steps 30]
+//                [--batches 1,8,32,64,128,256] [--ctx 512] [--prefill 128,2048] [--steps 30] [--pdl 0]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include "base/json.h"
 #include "bench/engine/bench_model.h"
 #include "inference/cuda/cuda_backend.h"
+#include "inference/cuda/kernels/pdl.h"
 #include "inference/model/weights.h"
 
 namespace {
@@ -43,6 +44,8 @@ int main(int argc, char** argv) {
   auto t1 = Clock::now();
   auto weights = inference::LoadModelWeights(dir);
   if (!weights.ok()) return Fail(weights.status());
+  // --pdl 0: launch without programmatic dependent launch (kernels/pdl.h), to measure what it brings.
+  inference::cuda::SetProgrammaticLaunch(!flags.count("pdl") || flags["pdl"] != "0");
   inference::cuda::CudaBackendOptions opt;
   opt.kv_memory_fraction = flags.count("kv-fraction") ? std::stod(flags["kv-fraction"]) : 0.9;
   auto backend = inference::cuda::CudaBackend::Create(*weights, opt);

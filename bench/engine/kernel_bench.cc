@@ -15,6 +15,7 @@
 #include "base/json.h"
 #include "bench/engine/bench_model.h"
 #include "inference/cuda/kernels/attention.h"
+#include "inference/cuda/kernels/pdl.h"
 #include "inference/cuda/kernels/w4a16.h"
 #include "inference/cuda/linear.h"
 
@@ -25,7 +26,8 @@ constexpr int kHidden = 4096, kInter = 14336, kHeads = 32, kKvHeads = 8, kHeadDi
 
 struct Buf {
   void* p = nullptr;
-  explicit Buf(size_t bytes) {
+  size_t bytes = 0;
+  explicit Buf(size_t n) : bytes(n) {
     cudaMalloc(&p, bytes);
     std::vector<uint16_t> h(bytes / 2);
     std::mt19937 rng(static_cast<unsigned>(bytes));
@@ -52,6 +54,38 @@ double TimeMs(const std::function<void()>& fn) {
     cudaEventElapsedTime(&ms, a, b);
     t.push_back(ms);
   }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+// One replay of a CUDA graph of whatever `launch` enqueues on the stream it is given (the engine's decode steps are
+// graphs): median of kReps replays.
+double GraphMs(const std::function<void(cudaStream_t)>& launch) {
+  cudaStream_t s;
+  cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
+  launch(s);
+  cudaStreamEndCapture(s, &graph);
+  cudaGraphInstantiate(&exec, graph, 0);
+  cudaEvent_t a, b;
+  cudaEventCreate(&a);
+  cudaEventCreate(&b);
+  for (int i = 0; i < 3; ++i) cudaGraphLaunch(exec, s);
+  std::vector<float> t;
+  for (int i = 0; i < kReps; ++i) {
+    cudaEventRecord(a, s);
+    cudaGraphLaunch(exec, s);
+    cudaEventRecord(b, s);
+    cudaEventSynchronize(b);
+    float ms;
+    cudaEventElapsedTime(&ms, a, b);
+    t.push_back(ms);
+  }
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(s);
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
 }
@@ -121,6 +155,7 @@ int main(int argc, char** argv) {
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     const inference::cuda::W4A16GemmConfig* configs = inference::cuda::W4A16GemmConfigs(&count);
     std::printf("gemm config sweep: linear kind m [mw mt nw sk stages] us\n");
+    Buf cold(size_t{640} << 20);  // weight copies to rotate through: more than ten times the L2
     for (const Lin& l : lins) {
       Buf qw(size_t{1} * l.n * l.k / 2), sz(size_t{4} * l.n * (l.k / kGroup));
       Buf ws(inference::cuda::W4A16GemmWorkspaceBytes(256, l.n, inference::cuda::kW4MaxSplits) + 16);
@@ -134,7 +169,7 @@ int main(int argc, char** argv) {
           p.x = x.as<__half>(), p.ldx = l.k, p.qweight = qw.as<uint32_t>(), p.scale_zero = sz.as<__half2>();
           p.y = y.as<__half>(), p.ldy = l.n, p.m = m, p.n = l.n, p.k = l.k, p.group = kGroup, p.kind = kind;
           p.splits = splits, p.workspace = ws.as<float>(), p.counters = counters.as<int32_t>();
-          const inference::cuda::W4A16GemmConfig def = inference::cuda::W4A16GemmDefaultConfig(kind, m, l.n);
+          const inference::cuda::W4A16GemmConfig def = inference::cuda::W4A16GemmDefaultConfig(kind, m, l.n, l.k);
           std::printf("%-10s %-6s %4d", l.name, narrow ? "narrow" : "wide", m);
           for (int i = 0; i < count; ++i) {
             const inference::cuda::W4A16GemmConfig& c = configs[i];
@@ -146,14 +181,34 @@ int main(int argc, char** argv) {
                                 c.stages == def.stages;
             std::printf("  [%d %d %d %d %d]%s %.1f", c.mw, c.mt, c.nw, c.sk, c.stages, is_def ? "*" : "", us);
           }
-          if (!narrow)
-            for (int sp : {1, 2, 4, 8}) {  // the K split that kWide fixes per shape, against its neighbours
+          if (!narrow || m == 1)
+            for (int sp : {1, 2, 4, 8}) {  // the K split the kind fixes per shape, against its neighbours
               p.splits = sp;
               const double us = 100.0 * TimeMs([&] {
                 for (int r = 0; r < 10; ++r) (void)inference::cuda::LaunchW4A16GemmWith(p, def, nullptr);
               });
               std::printf("  splits %d%s %.1f", sp, sp == splits ? "*" : "", us);
             }
+          p.splits = splits;
+          // As the engine runs them: ten launches in a CUDA graph, each on other weights (cold in L2, as every
+          // layer's are), without and with programmatic dependent launch.
+          if (narrow && m <= 16) {
+            const inference::cuda::W4A16GemmConfig def_cfg = def;
+            const size_t wbytes = size_t{1} * l.n * l.k / 2;
+            const int copies = static_cast<int>(std::max<size_t>(1, cold.bytes / wbytes));
+            for (bool pdl : {false, true}) {
+              inference::cuda::SetProgrammaticLaunch(pdl);
+              const double us = 100.0 * GraphMs([&](cudaStream_t s) {
+                for (int r = 0; r < 10; ++r) {
+                  inference::cuda::W4A16GemmParams pc = p;
+                  pc.qweight = reinterpret_cast<const uint32_t*>(static_cast<const char*>(cold.p) + (r % copies) * wbytes);
+                  (void)inference::cuda::LaunchW4A16GemmWith(pc, def_cfg, s);
+                }
+              });
+              std::printf("  graph%s %.1f", pdl ? "+pdl" : "", us);
+            }
+            inference::cuda::SetProgrammaticLaunch(true);
+          }
           std::printf("\n");
         }
       }

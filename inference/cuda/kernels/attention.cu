@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "inference/cuda/kernels/attention.h"
 #include "inference/cuda/kernels/attention_decode.cuh"
+#include "inference/cuda/kernels/pdl.cuh"
 
 namespace inference::cuda {
 namespace {
@@ -60,6 +61,8 @@ __device__ __forceinline__ float2 HalvesToFloat2(uint32_t bits) {
 
 template <int HD, int G>
 __global__ void __launch_bounds__(kThreads) DecodeAttentionKernel(const PagedAttentionParams p) {
+  PdlLaunchDependents();  // the o_proj GEMM after it may start loading its weights (pdl.cuh)
+  PdlWait();
   using R = RowShape<HD>;
   constexpr int U = KeysInFlight<HD, G>();
   constexpr int kRoundKeys = R::kSlots * U;
@@ -235,7 +238,8 @@ void Launch(const PagedAttentionParams& p, cudaStream_t stream) {
   static const cudaError_t attr = cudaFuncSetAttribute(
       DecodeAttentionKernel<HD, G>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Smem<HD, G>::kBytes));
   (void)attr;
-  DecodeAttentionKernel<HD, G><<<dim3(p.splits, p.kv_heads, p.tokens), kThreads, Smem<HD, G>::kBytes, stream>>>(p);
+  LaunchPdl(DecodeAttentionKernel<HD, G>, dim3(p.splits, p.kv_heads, p.tokens), dim3(kThreads), Smem<HD, G>::kBytes,
+            stream, p);
 }
 
 // Shape dispatch of the CUDA-core kernel (head_dim 64 and 128 go to the tensor-core kernel first): head_dim and

@@ -20,6 +20,7 @@
 
 #include "inference/cuda/kernels/attention.h"
 #include "inference/cuda/kernels/attention_decode.cuh"
+#include "inference/cuda/kernels/pdl.cuh"
 
 namespace inference::cuda::decode_attention {
 namespace {
@@ -162,6 +163,8 @@ __device__ __forceinline__ void ComputeStep(const StepRegs<HD>& r, const uint4 (
 template <int HD, int G>
 __global__ void __launch_bounds__(kThreads, kMinCtasPerSm)
     DecodeAttentionMmaKernel(const PagedAttentionParams p, const uint64_t bs_magic) {
+  PdlLaunchDependents();  // one wave: the o_proj GEMM after it may start loading its weights (pdl.cuh)
+  PdlWait();
   constexpr int kOwn = OwnedElems<HD, G>();
   __shared__ __align__(16) RoundSmem<HD, G> sm;
 
@@ -249,8 +252,8 @@ __global__ void __launch_bounds__(kThreads, kMinCtasPerSm)
 
 template <int HD, int G>
 void Launch(const PagedAttentionParams& p, cudaStream_t stream) {
-  DecodeAttentionMmaKernel<HD, G><<<dim3(p.splits, p.kv_heads, p.tokens), kThreads, 0, stream>>>(
-      p, FastDivMagic(static_cast<uint32_t>(p.block_size)));
+  LaunchPdl(DecodeAttentionMmaKernel<HD, G>, dim3(p.splits, p.kv_heads, p.tokens), dim3(kThreads), 0, stream, p,
+            FastDivMagic(static_cast<uint32_t>(p.block_size)));
 }
 
 // Shape dispatch: head_dim and the group rounded up to a power of two (GroupBucket; extra heads compute on zero

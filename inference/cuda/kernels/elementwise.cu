@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "inference/cuda/kernels/elementwise.h"
+#include "inference/cuda/kernels/pdl.cuh"
 
 namespace inference::cuda {
 namespace {
@@ -29,6 +30,8 @@ __device__ float BlockSum(float v, float* shared) {
 }
 
 __global__ void __launch_bounds__(kThreads) AddRmsNormKernel(AddRmsNormParams p) {
+  PdlLaunchDependents();  // the GEMM after it may start loading its weights (pdl.cuh)
+  PdlWait();
   __shared__ float partial[kWarps];
   const int t = blockIdx.x;
   const int r = p.rows ? p.rows[t] : t;
@@ -50,6 +53,8 @@ __global__ void __launch_bounds__(kThreads) AddRmsNormKernel(AddRmsNormParams p)
 
 // One CTA per token; thread i of a head handles the pair (i, i + head_dim / 2).
 __global__ void RopeKvKernel(RopeKvParams p) {
+  PdlLaunchDependents();
+  PdlWait();
   const int t = blockIdx.x;
   const int half_dim = p.head_dim / 2;
   const int64_t row = static_cast<int64_t>(t) * (p.heads + 2 * p.kv_heads) * p.head_dim;
@@ -77,6 +82,8 @@ __global__ void RopeKvKernel(RopeKvParams p) {
 }
 
 __global__ void SiluMulKernel(SiluMulParams p) {
+  PdlLaunchDependents();  // the GEMM after it may start loading its weights (pdl.cuh)
+  PdlWait();
   const int64_t total = static_cast<int64_t>(p.tokens) * p.inter;
   for (int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -107,7 +114,7 @@ absl::Status ValidateAddRmsNorm(const AddRmsNormParams& p) {
   return Shape(p.tokens > 0 && p.hidden > 0 && p.eps > 0, "add_rmsnorm", p.tokens, p.hidden);
 }
 void LaunchAddRmsNorm(const AddRmsNormParams& p, cudaStream_t stream) {
-  AddRmsNormKernel<<<p.tokens, kThreads, 0, stream>>>(p);
+  LaunchPdl(AddRmsNormKernel, dim3(p.tokens), dim3(kThreads), 0, stream, p);
 }
 
 absl::Status ValidateRopeKv(const RopeKvParams& p) {
@@ -118,7 +125,7 @@ absl::Status ValidateRopeKv(const RopeKvParams& p) {
                "rope_kv", p.tokens, p.head_dim);
 }
 void LaunchRopeKv(const RopeKvParams& p, cudaStream_t stream) {
-  RopeKvKernel<<<p.tokens, kThreads, 0, stream>>>(p);
+  LaunchPdl(RopeKvKernel, dim3(p.tokens), dim3(kThreads), 0, stream, p);
 }
 
 absl::Status ValidateSiluMul(const SiluMulParams& p) {
@@ -129,7 +136,7 @@ void LaunchSiluMul(const SiluMulParams& p, cudaStream_t stream) {
   constexpr int kMaxCtas = 4096;  // grid-stride beyond this: enough to fill the chip several times over
   const int64_t total = static_cast<int64_t>(p.tokens) * p.inter;
   const int ctas = static_cast<int>(std::min<int64_t>((total + kThreads - 1) / kThreads, kMaxCtas));
-  SiluMulKernel<<<ctas, kThreads, 0, stream>>>(p);
+  LaunchPdl(SiluMulKernel, dim3(ctas), dim3(kThreads), 0, stream, p);
 }
 
 }  // namespace inference::cuda

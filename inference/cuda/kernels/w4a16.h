@@ -74,13 +74,15 @@ struct AwqRepackParams {
 [[nodiscard]] absl::Status ValidateAwqRepack(const AwqRepackParams& p);
 void LaunchAwqRepack(const AwqRepackParams& p, cudaStream_t stream);
 
-// The GEMM's two arithmetic classes. Both dequantize the weights in registers, exactly as the dequant kernel does,
-// and accumulate in fp32 on the tensor cores; they differ in the instruction and the order of the additions:
-//   kNarrow  mma.sync.m16n8k16; a CTA's warps split each 64-k stage four ways along K, four partial sums per output
-//            added in order. For decode steps of few rows, where streaming the weights once is all that matters
-//            (1-32 rows).
-//   kWide    wgmma.m64n64k16: each 64-k stage of weights is dequantized once per CTA into shared memory, each output
-//            is one chain over its K range (33-128 rows).
+// The GEMM's two arithmetic classes. Both accumulate in fp32 on the tensor cores; they differ in the instruction and
+// the order of the additions:
+//   kNarrow  mma.sync.m16n8k16 with the operands swapped (16 weight columns x 8 activation rows): the tensor cores
+//            multiply the exact integers (q - zero) and each group's fp32 sum is scaled once, so no weight is rounded
+//            to fp16. A CTA's four warps take a quarter of its K range each, their sums added in order. For decode
+//            steps of few rows, where streaming the weights once is all that matters (1-32 rows).
+//   kWide    wgmma.m64n64k16: each 64-k stage of weights is dequantized once per CTA into shared memory, exactly as
+//            the dequant kernel does (one fp16 rounding of (q - zero) * scale); each output is one chain over its K
+//            range (33-128 rows).
 // Every config of one kind computes the same bits; the two kinds round differently (both within fp32 rounding of
 // the exact sum).
 enum class W4A16GemmKind { kNarrow, kWide };
@@ -104,22 +106,23 @@ struct W4A16GemmParams {
 };
 inline constexpr int kW4MaxSplits = 8;
 // The K split of a kind for an [n x k] weight on a device with sm_count SMs: kNarrow aims at three CTAs per SM at
-// one row, kWide at one CTA per SM for 128-column tiles.
+// one row and splits at whole groups, kWide aims at one CTA per SM for 128-column tiles.
 int W4A16GemmSplits(W4A16GemmKind kind, int n, int k, int sm_count);
 size_t W4A16GemmWorkspaceBytes(int m, int n, int splits);
 int W4A16GemmCounters(int m, int n);
 [[nodiscard]] absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p);
 void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream);
 
-// The GEMM's CTA shapes: nw 64-column blocks per CTA (n a multiple of 64 * nw), `stages` pipeline stages. kNarrow:
-// mw = 1, mt m16 tiles per warp, sk 64-k sub-stages per stage. kWide: mw warpgroups of 64 rows (mt = 4), sk = 1. None changes a row's arithmetic (only the kind, the K split
-// and the reduction order do), so the configs of a kind compute bit-identical results; LaunchW4A16Gemm picks
-// W4A16GemmDefaultConfig, the benchmark tries all.
+// The GEMM's CTA shapes. kNarrow: mt n8 row tiles per CTA (8 * mt rows), `stages` 64-k units of weights in flight
+// per warp (2: in registers; more: a shared-memory ring filled by bulk copies), mw = nw = sk = 1. kWide: mw
+// warpgroups of 64 rows (mt = 4), nw 64-column blocks per CTA (n a multiple of 64 * nw), `stages` cp.async stages,
+// sk = 1. None changes a row's arithmetic (only the kind, the K split and the reduction order do), so the configs of
+// a kind compute bit-identical results; LaunchW4A16Gemm picks W4A16GemmDefaultConfig, the benchmark tries all.
 struct W4A16GemmConfig {
   W4A16GemmKind kind = W4A16GemmKind::kNarrow;
   int mw = 1, mt = 1, nw = 1, sk = 4, stages = 3;
 };
-W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n);
+W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n, int k);
 const W4A16GemmConfig* W4A16GemmConfigs(int* count);
 [[nodiscard]] absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c,
                                                cudaStream_t stream);

@@ -57,6 +57,65 @@ __device__ __forceinline__ void DequantW4Word(uint32_t word, const W4GroupScales
   }
 }
 
+// The centered form of one lane's group data, for kNarrow, which multiplies (q - zero) on the tensor cores and applies
+// the scale to each group's fp32 sum: per n8 tile of the lane's column, the scale as a float, lo = (1024 + zero) and
+// hi = -(64 + zero). `raw` is the lane's 32 bytes of the (column block, group): (scale, zero) of tiles 0..7.
+struct W4CenteredScales {
+  float s[8];
+  __half2 lo[8], hi[8];
+};
+
+__device__ __forceinline__ W4CenteredScales W4CenteredScalesOf(const uint4 (&raw)[2]) {
+  const uint32_t words[8] = {raw[0].x, raw[0].y, raw[0].z, raw[0].w, raw[1].x, raw[1].y, raw[1].z, raw[1].w};
+  W4CenteredScales c;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const __half2 sz = *reinterpret_cast<const __half2*>(&words[i]);
+    const __half zero = __high2half(sz);
+    c.s[i] = __low2float(sz);
+    c.lo[i] = __half2half2(__hadd(zero, __float2half(1024.f)));
+    c.hi[i] = __half2half2(__hneg(__hadd(zero, __float2half(64.f))));
+  }
+  return c;
+}
+
+// Word j of a lane's k16 fragment -> the A operand of mma.m16n8k16 whose 16 rows are the columns of the word's two n8
+// tiles (rows 0-7 tile 2j, rows 8-15 tile 2j + 1) and whose k is the fragment's: a[0] = tile 2j (k, k + 1),
+// a[1] = tile 2j + 1 (k, k + 1), a[2] = tile 2j (k + 8, k + 9), a[3] = tile 2j + 1 (k + 8, k + 9), each the integer
+// q - zero, exact in fp16. Nibbles 0 and 2 become 1024 + q (minus 1024 + zero); nibbles 1 and 3 are masked in place
+// as 1024 + 16q, which times 1/16 minus 64 + zero is q - zero in one exact fused multiply-add.
+__device__ __forceinline__ void DequantW4WordCentered(uint32_t word, const W4CenteredScales& c, int j,
+                                                      uint32_t (&a)[4]) {
+  const __half2 sixteenth = __half2half2(__float2half(0.0625f));
+  const uint32_t up = word >> 8;
+  const uint32_t n0 = (word & kLowNibbles) | kHalfMagic1024, n1 = (word & (kLowNibbles << 4)) | kHalfMagic1024;
+  const uint32_t n2 = (up & kLowNibbles) | kHalfMagic1024, n3 = (up & (kLowNibbles << 4)) | kHalfMagic1024;
+  auto h = [](const uint32_t& v) { return *reinterpret_cast<const __half2*>(&v); };
+  const __half2 r0 = __hsub2(h(n0), c.lo[2 * j]), r2 = __hfma2(h(n1), sixteenth, c.hi[2 * j]);
+  const __half2 r1 = __hsub2(h(n2), c.lo[2 * j + 1]), r3 = __hfma2(h(n3), sixteenth, c.hi[2 * j + 1]);
+  a[0] = *reinterpret_cast<const uint32_t*>(&r0);
+  a[1] = *reinterpret_cast<const uint32_t*>(&r1);
+  a[2] = *reinterpret_cast<const uint32_t*>(&r2);
+  a[3] = *reinterpret_cast<const uint32_t*>(&r3);
+}
+
+// 16 bytes of streamed, read-only global data (the packed weights), not kept in L1.
+__device__ __forceinline__ uint4 LdgStream(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+// d = a * b with zero accumulators (the first k16 step of a sum).
+__device__ __forceinline__ void MmaM16N8K16Zero(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%10,%10,%10};\n"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(0.f));
+}
+
 __device__ __forceinline__ uint32_t AsU32(__half2 h) { return *reinterpret_cast<const uint32_t*>(&h); }
 
 // d += a (16x16, row) * b (16x8, col), fp16 operands, fp32 accumulators.
@@ -73,6 +132,36 @@ __device__ __forceinline__ void LdMatrixX4(uint32_t (&a)[4], const void* smem_ro
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3])
                : "r"(addr));
+}
+
+// mbarrier and bulk-copy (TMA) wrappers for per-warp shared-memory rings.
+__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void MbarInit(uint64_t* bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(SmemAddr(bar)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void FenceMbarInit() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
+__device__ __forceinline__ void MbarArriveExpectTx(uint64_t* bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(SmemAddr(bar)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void MbarWait(uint64_t* bar, uint32_t parity) {
+  asm volatile(
+      "{\n"
+      ".reg .pred done;\n"
+      "WAIT_%=:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT_%=;\n"
+      "}\n" ::"r"(SmemAddr(bar)),
+      "r"(parity)
+      : "memory");
+}
+// `bytes` (a multiple of 16, both addresses 16-byte aligned) global -> shared; completes `bar`'s transaction bytes.
+__device__ __forceinline__ void BulkCopyToShared(void* dst, const void* src, uint32_t bytes, uint64_t* bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
+                   SmemAddr(dst)),
+               "l"(src), "r"(bytes), "r"(SmemAddr(bar))
+               : "memory");
 }
 
 // 16 bytes global -> shared, bypassing L1; zero-filled when !valid.

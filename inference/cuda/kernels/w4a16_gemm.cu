@@ -1,21 +1,28 @@
 // The W4A16 tensor-core GEMM of kind kNarrow over the kernel layout (w4a16.h): any row count; linear.h gives it the
-// decode rows of steps of up to 32 sequences (kWide: w4a16_wide.cu).
+// decode rows of steps of up to 32 sequences (kWide: w4a16_wide.cu). At such row counts streaming the weights is all
+// that matters, so the weights go from global memory straight into registers and every instruction per weight
+// counts.
 //
-// A CTA owns a tile of 16*MT rows x 64*NW columns and one of `splits` ranges of K. Its warps form a 4 (along K) x NW
-// (along N) grid: in each 64-k sub-stage (one group's scales), warp (kw, nw) takes k16 step kw of column block nw,
-// dequantizes its B fragments in registers (w4a16_fragment.cuh) and runs MT x 8 mma.sync.m16n8k16. Weights, scales
-// and activations reach shared memory through a STAGES-deep cp.async pipeline of SK sub-stages each, so at batch 1 a
-// CTA keeps (STAGES - 1) * SK * 2 KB of weights in flight (bench/RESULTS.md has what it reaches and what limits it).
+// The operands are swapped: mma.m16n8k16's A is 16 weight columns x k16 (one packed word of a lane's fragment, w4a16.h's
+// layout being B's fragment order, which is A's for the transposed product), B is k16 x 8 activation rows. A CTA of
+// four warps owns one 64-column block, 8*MX rows (MX n8 tiles) and one of `splits` ranges of whole groups; warp w
+// takes the w-th quarter of the range. Per 64-k unit a warp loads its four fragments (16 B per lane each, NBUF units
+// in flight), the activations through a per-warp cp.async ring, and runs 4*MX mma per fragment on (q - zero), which
+// is exact in fp16 (w4a16_fragment.cuh); the scale multiplies each group's fp32 sum.
 //
-// Reduction order, the same for every row count: each warp accumulates its k16 steps in order; the four K-warps'
-// sums are added kw = 0, 1, 2, 3; the splits' partials (fp32, workspace) are added in split order by the tile's last
-// CTA. Only the CTA shape (MT, NW, SK, STAGES: W4A16GemmConfig), which never changes a row's arithmetic, follows the
-// row count.
+// Reduction order, the same for every row count and config: per output, each group's k16 steps in order from zero,
+// times the group's scale, added to the warp's sum in group order; the four warps' sums added w = 0, 1, 2, 3; the
+// splits' partials (fp32, workspace) added in split order by the tile's last CTA. Only MX, which never changes a
+// row's arithmetic, follows the row count.
+//
+// Programmatic dependent launch (pdl.cuh): the first units' weights and scales are requested before PdlWait, while
+// the kernel before is finishing.
 #include <algorithm>
 #include <iterator>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "inference/cuda/kernels/pdl.cuh"
 #include "inference/cuda/kernels/w4a16_fragment.cuh"
 #include "inference/cuda/kernels/w4a16_store.cuh"
 #include "inference/cuda/kernels/w4a16_wide.h"
@@ -23,203 +30,332 @@
 namespace inference::cuda {
 namespace {
 
-constexpr int kKWarps = kW4StepsPerStage;  // 4 warps along K, one k16 step each per 64-k sub-stage
-constexpr int kWSubBytes = kW4StageWBytes;  // one column block's weights per 64-k sub-stage: 2 KB
-constexpr int kSSubBytes = kW4StageSBytes;  // one column block's (scale, zero) of one group
-constexpr int kNarrowCtasPerSmAtOneRow = 3;  // kNarrow's splits aim at this many CTAs per SM for one row
-constexpr int kWideRefCols = 128;            // kWide's splits aim at one CTA per SM for 128-column tiles
+constexpr int kKWarps = 4;                       // warps per CTA, each a quarter of the CTA's K range
+constexpr int kUnitK = kW4StageK;                // a warp's pipeline unit: 64 k, four k16 fragments
+constexpr int kUnitSteps = kUnitK / kW4StepK;
+constexpr int kXRowHalves = kUnitK + 8;          // a unit's activation row, padded: ldmatrix rows on distinct banks
+constexpr int kXRing = 4;                        // activation units per warp: loaded two ahead
+constexpr int kWBuf = 2;                         // weight units per warp in registers: loaded kWBuf - 1 ahead
+constexpr int kGroupUint4 = 64 * 4 / 16;         // one (column block, group)'s scale_zero
+constexpr int kNarrowCtasPerSm = 3;              // kNarrow's splits aim at this many CTAs per SM
+constexpr int kWideRefCols = 128;                // kWide's splits aim at one CTA per SM for 128-column tiles
 
-// MT m16 tiles per warp, NW column blocks per CTA, SK 64-k sub-stages per pipeline stage, STAGES stages in flight.
-template <int MT, int NW, int SK, int STAGES>
-struct Config {
-  static constexpr int kThreads = 32 * kKWarps * NW;
-  static constexpr int kRows = 16 * MT;
-  static constexpr int kARowHalves = SK * kW4StageK + 8;  // padded: ldmatrix rows land on distinct banks
-  static constexpr int kWBytes = NW * SK * kWSubBytes;
-  static constexpr int kSBytes = NW * SK * kSSubBytes;
-  static constexpr int kAStageBytes = kRows * kARowHalves * 2;
-  static constexpr int kStageBytes = kWBytes + kSBytes + kAStageBytes;
-  static constexpr int kReduceBytes = NW * (kKWarps - 1) * 32 * 32 * 4;  // one m16 tile of three K-warps
-  static constexpr int kSmemBytes = std::max(STAGES * kStageBytes, kReduceBytes);
-  static_assert(NW * SK * kSSubBytes / 16 <= kThreads, "one scale copy per thread at most");
+template <int MX>
+struct Narrow {
+  static constexpr int kThreads = 32 * kKWarps;
+  static constexpr int kRows = 8 * MX;
+  static constexpr int kAcc = 4 * MX * 4;  // a lane's fp32 sums: 4 words x MX tiles x 4
+  static constexpr int kXBufHalves = kRows * kXRowHalves;
+  static constexpr int kRingBytes = kXRing * kXBufHalves * 2;
+  static constexpr int kReduceBytes = (kKWarps - 1) * 32 * kAcc * 4;
+  static constexpr int kSmemBytes = std::max(kKWarps * kRingBytes, kReduceBytes);
+  static constexpr int kMinCtasPerSm = MX == 1 ? 4 : MX == 2 ? 3 : 2;  // registers: 128, 168, 255 per thread
 };
 
-template <int MT, int NW, int SK, int STAGES>
-__global__ void __launch_bounds__(Config<MT, NW, SK, STAGES>::kThreads)
-    GemmKernel(W4A16GemmParams p) {
-  using C = Config<MT, NW, SK, STAGES>;
-  extern __shared__ __align__(16) unsigned char smem[];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int kw = warp % kKWarps, nw = warp / kKWarps;
-  const int m0 = blockIdx.x * C::kRows;
-  const int rows = min(C::kRows, p.m - m0);  // valid rows of this tile; the rest stay zero in shared memory
-  const int split = blockIdx.y;
-  const int block0 = blockIdx.z * NW;  // first 64-column block of this CTA
-  const int steps = p.k / kW4StepK, groups = p.k / p.group;
-  const int total_subs = p.k / kW4StageK;
-  const int per_split = (total_subs + p.splits - 1) / p.splits;
-  const int sub0 = split * per_split;
-  const int nsub = min(per_split, total_subs - sub0);
-  const int nst = (nsub + SK - 1) / SK;
-
-  auto w_smem = [&](int buf) { return smem + buf * C::kStageBytes; };
-  auto s_smem = [&](int buf) { return smem + buf * C::kStageBytes + C::kWBytes; };
-  auto a_smem = [&](int buf) { return reinterpret_cast<__half*>(smem + buf * C::kStageBytes + C::kWBytes + C::kSBytes); };
-
-  // Rows past m are zeros in every stage buffer, written once; the loads below never touch them.
-  for (int i = threadIdx.x; i < STAGES * (C::kRows - rows) * C::kARowHalves / 8; i += C::kThreads) {
-    const int per_buf = (C::kRows - rows) * C::kARowHalves / 8;
-    reinterpret_cast<uint4*>(a_smem(i / per_buf) + rows * C::kARowHalves)[i % per_buf] = make_uint4(0, 0, 0, 0);
+// The CTA's tile and the warp's whole groups: [g0, g1), units [u0, u0 + nunits).
+struct WarpRange {
+  int row0, rows, split, block, groups, units_per_group, g0, g1, u0, nunits;
+  __device__ WarpRange(const W4A16GemmParams& p, int rows_per_tile, int warp) {
+    row0 = blockIdx.x * rows_per_tile;
+    rows = min(rows_per_tile, p.m - row0);
+    split = blockIdx.y, block = blockIdx.z;
+    groups = p.k / p.group, units_per_group = p.group / kUnitK;
+    const int per_split = (groups + p.splits - 1) / p.splits;
+    const int cta_g0 = min(groups, split * per_split), cta_g1 = min(groups, cta_g0 + per_split);
+    const int per_warp = (cta_g1 - cta_g0 + kKWarps - 1) / kKWarps;
+    g0 = min(cta_g1, cta_g0 + warp * per_warp), g1 = min(cta_g1, g0 + per_warp);
+    u0 = g0 * units_per_group, nunits = (g1 - g0) * units_per_group;
   }
+};
 
-  // Each thread's share of a stage's copies, with the offsets that do not change from stage to stage computed once:
-  // weights (a column block's sub-stages are contiguous in the kernel layout), scales, then activations.
-  constexpr int kWChunksPerSub = kWSubBytes / 16, kSChunksPerSub = kSSubBytes / 16, kAChunksPerSub = kW4StageK / 8;
-  constexpr int kWChunks = NW * SK * kWChunksPerSub, kWPerThread = (kWChunks + C::kThreads - 1) / C::kThreads;
-  const uint4* w_src[kWPerThread];
-  int w_off[kWPerThread];  // within its block's stage: < subs * kWChunksPerSub is a real copy
+// A warp's arithmetic: each unit's four fragments against the unit's activations, the group sums scaled into acc.
+template <int MX>
+struct NarrowMath {
+  float acc[4][MX][4], sum[4][MX][4];
+  W4CenteredScales sc;
+
+  __device__ void Zero() {
 #pragma unroll
-  for (int i = 0; i < kWPerThread; ++i) {
-    const int c = threadIdx.x + i * C::kThreads, b = c / (SK * kWChunksPerSub);
-    w_off[i] = c < kWChunks ? c % (SK * kWChunksPerSub) : SK * kWChunksPerSub;
-    w_src[i] = reinterpret_cast<const uint4*>(p.qweight) + (static_cast<int64_t>(block0 + min(b, NW - 1)) * steps +
-                                                            sub0 * kKWarps) * 32 + w_off[i];
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int mx = 0; mx < MX; ++mx)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[j][mx][e] = 0.f;
   }
-  const __half* a_src = p.x + static_cast<int64_t>(m0) * p.ldx + sub0 * kW4StageK;
-  auto load_stage = [&](int st, int buf) {
-    const int first = st * SK, subs = min(SK, nsub - first);  // sub-stages relative to sub0
+  // xb: the unit's activations, rows of kXRowHalves; first: the unit starts a group, last: it ends one.
+  __device__ __forceinline__ void Unit(const uint4 (&w)[kUnitSteps], const __half* xb, int lane, bool first,
+                                       bool last) {
 #pragma unroll
-    for (int i = 0; i < kWPerThread; ++i) {
-      const int c = threadIdx.x + i * C::kThreads;
-      if (w_off[i] < subs * kWChunksPerSub)
-        CpAsync16(w_smem(buf) + c * 16, w_src[i] + static_cast<int64_t>(first) * kWChunksPerSub, true);
-    }
-    if (threadIdx.x < NW * SK * kSChunksPerSub) {
-      const int b = threadIdx.x / (SK * kSChunksPerSub), u = (threadIdx.x / kSChunksPerSub) % SK;
-      if (u < subs) {
-        const int group = (sub0 + first + u) * kW4StageK / p.group;
-        const uint4* src = reinterpret_cast<const uint4*>(
-                               p.scale_zero + (static_cast<int64_t>(block0 + b) * groups + group) * 64) +
-                           threadIdx.x % kSChunksPerSub;
-        CpAsync16(s_smem(buf) + threadIdx.x * 16, src, true);
-      }
-    }
-    for (int c = threadIdx.x; c < rows * SK * kAChunksPerSub; c += C::kThreads) {
-      const int r = c / (SK * kAChunksPerSub), col = c % (SK * kAChunksPerSub);
-      if (col < subs * kAChunksPerSub)
-        CpAsync16(a_smem(buf) + r * C::kARowHalves + 8 * col,
-                  a_src + static_cast<int64_t>(r) * p.ldx + first * kW4StageK + 8 * col, true);
-    }
-  };
-
-  float acc[MT][8][4];
+    for (int f = 0; f < kUnitSteps; f += 2) {
+      uint32_t b[MX][4];  // steps f and f + 1: (b0, b1) of each
 #pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
+      for (int mx = 0; mx < MX; ++mx)
+        LdMatrixX4(b[mx], xb + (8 * mx + lane % 8) * kXRowHalves + kW4StepK * f + 8 * (lane / 8));
 #pragma unroll
-    for (int i = 0; i < 8; ++i)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[mt][i][e] = 0.f;
-
-#pragma unroll
-  for (int i = 0; i < STAGES - 1; ++i) {
-    if (i < nst) load_stage(i, i);
-    CpAsyncCommit();
-  }
-  // Scales are reconverted at the first sub-stage and at each group boundary (a counter: no division per step).
-  const int subs_per_group = p.group / kW4StageK;
-  int sub_in_group = sub0 % subs_per_group;
-  bool fresh = true;
-  W4GroupScales sc;
-  for (int st = 0; st < nst; ++st) {
-    CpAsyncWait<STAGES - 2>();
-    __syncthreads();  // stage st is visible to all; everyone is done with the buffer the next load overwrites
-    if (st + STAGES - 1 < nst) load_stage(st + STAGES - 1, (st + STAGES - 1) % STAGES);
-    CpAsyncCommit();
-    const int buf = st % STAGES, subs = min(SK, nsub - st * SK);
-    // All of the stage's fragments first (their shared-memory latencies overlap), then the arithmetic.
-    uint4 q[SK];
-    uint32_t a[SK][MT][4];
-#pragma unroll
-    for (int u = 0; u < SK; ++u) {
-      if (u < subs) {
-        q[u] = reinterpret_cast<const uint4*>(w_smem(buf) + (nw * SK + u) * kWSubBytes)[kw * 32 + lane];
-#pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
-          LdMatrixX4(a[u][mt], a_smem(buf) + (16 * mt + lane % 16) * C::kARowHalves + u * kW4StageK +
-                                   kw * kW4StepK + 8 * (lane / 16));
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < SK; ++u) {
-      if (u < subs) {
-        if (fresh || sub_in_group == 0)
-          sc = W4ScalesOf(reinterpret_cast<const __half2*>(s_smem(buf) + (nw * SK + u) * kSSubBytes), lane);
-        fresh = false;
-        if (++sub_in_group == subs_per_group) sub_in_group = 0;
-        const uint32_t words[4] = {q[u].x, q[u].y, q[u].z, q[u].w};
+      for (int h = 0; h < 2; ++h) {
+        const uint32_t words[4] = {w[f + h].x, w[f + h].y, w[f + h].z, w[f + h].w};
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
-          __half2 b[4];
-          DequantW4Word(words[j], sc, j, b);
+          uint32_t a[4];
+          DequantW4WordCentered(words[j], sc, j, a);
 #pragma unroll
-          for (int mt = 0; mt < MT; ++mt) {
-            MmaM16N8K16(acc[mt][2 * j], a[u][mt], AsU32(b[0]), AsU32(b[1]));
-            MmaM16N8K16(acc[mt][2 * j + 1], a[u][mt], AsU32(b[2]), AsU32(b[3]));
+          for (int mx = 0; mx < MX; ++mx) {
+            if (f + h == 0 && first)
+              MmaM16N8K16Zero(sum[j][mx], a, b[mx][2 * h], b[mx][2 * h + 1]);
+            else
+              MmaM16N8K16(sum[j][mx], a, b[mx][2 * h], b[mx][2 * h + 1]);
           }
         }
+      }
+    }
+    if (last) {
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int mx = 0; mx < MX; ++mx)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[j][mx][e] = fmaf(sum[j][mx][e], sc.s[2 * j + e / 2], acc[j][mx][e]);
+    }
+  }
+};
+
+// The lane's 32 bytes of scale_zero for column block `block` (group g at + g * kGroupUint4).
+__device__ __forceinline__ const uint4* ScaleSource(const W4A16GemmParams& p, const WarpRange& r, int lane) {
+  return reinterpret_cast<const uint4*>(p.scale_zero) + static_cast<int64_t>(r.block) * r.groups * kGroupUint4 +
+         (lane / 4) * 2;
+}
+
+// After every warp's last use of shared memory: the warps' sums added in warp order by warp 0, then the tile stored.
+template <int MX>
+__device__ __forceinline__ void NarrowFinish(const W4A16GemmParams& p, const WarpRange& r, float (&acc)[4][MX][4],
+                                             unsigned char* smem, int warp, int lane) {
+  constexpr int kAcc = Narrow<MX>::kAcc;
+  float* red = reinterpret_cast<float*>(smem);
+  float* flat = &acc[0][0][0];
+  if (warp > 0) {
+#pragma unroll
+    for (int i = 0; i < kAcc; ++i) red[((warp - 1) * kAcc + i) * 32 + lane] = flat[i];
+  }
+  __syncthreads();
+  if (warp == 0) {
+#pragma unroll
+    for (int w2 = 0; w2 < kKWarps - 1; ++w2)
+#pragma unroll
+      for (int i = 0; i < kAcc; ++i) flat[i] += red[(w2 * kAcc + i) * 32 + lane];
+  }
+  // A lane holds (column c, rows 2t and 2t + 1) for c = 16j + g and 16j + 8 + g; the neighbour lane g ^ 1 swaps one
+  // value so that each lane holds two adjacent columns of one row: even g row 2t, odd g row 2t + 1.
+  const int g = lane / 4, t = lane % 4, odd = g & 1;
+  float2 pairs[4][MX][2];
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+#pragma unroll
+    for (int mx = 0; mx < MX; ++mx)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const float e0 = acc[j][mx][2 * half], e1 = acc[j][mx][2 * half + 1];
+        const float got = __shfl_xor_sync(0xffffffffu, odd ? e0 : e1, 4);
+        pairs[j][mx][half] = odd ? make_float2(got, e1) : make_float2(e0, got);
+      }
+  const int col0 = r.block * kW4BlockN + (g & ~1);
+  auto for_each_pair = [&](auto&& fn) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int mx = 0; mx < MX; ++mx)
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int row = r.row0 + 8 * mx + 2 * t + odd;
+          if (row < p.m) fn(row, col0 + 16 * j + 8 * half, pairs[j][mx][half].x, pairs[j][mx][half].y);
+        }
+  };
+  W4StoreTile(p, r.split, blockIdx.z * gridDim.x + blockIdx.x, warp == 0, for_each_pair);
+}
+
+// Rows past m of a warp's activation buffers stay zero: written once, never loaded.
+__device__ __forceinline__ void ZeroPastRows(__half* first_buf, int buf_stride_halves, int bufs, int rows,
+                                             int rows_per_tile, int lane) {
+  const int per_buf = (rows_per_tile - rows) * kXRowHalves / 8;
+  for (int i = lane; i < bufs * per_buf; i += 32)
+    reinterpret_cast<uint4*>(first_buf + (i / per_buf) * buf_stride_halves + rows * kXRowHalves)[i % per_buf] =
+        make_uint4(0, 0, 0, 0);
+}
+
+// Variant 1: weights streamed into registers (kWBuf units per warp), activations through a per-warp cp.async ring.
+template <int MX>
+__global__ void __launch_bounds__(Narrow<MX>::kThreads, Narrow<MX>::kMinCtasPerSm) NarrowKernel(W4A16GemmParams p) {
+  using C = Narrow<MX>;
+  extern __shared__ __align__(16) unsigned char smem[];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const WarpRange r(p, C::kRows, warp);
+  const int nunits = r.nunits;
+
+  // Weights and the first group's scales: nothing writes them, so they are requested before PdlWait.
+  const uint4* w_src = reinterpret_cast<const uint4*>(p.qweight) +
+                       (static_cast<int64_t>(r.block) * (p.k / kW4StepK) + r.u0 * kUnitSteps) * 32 + lane;
+  auto load_unit = [&](uint4(&w)[kUnitSteps], int u) {
+#pragma unroll
+    for (int f = 0; f < kUnitSteps; ++f) w[f] = LdgStream(w_src + (u * kUnitSteps + f) * 32);
+  };
+  const uint4* s_src = ScaleSource(p, r, lane);
+  uint4 w[kWBuf][kUnitSteps];
+#pragma unroll
+  for (int i = 0; i < kWBuf; ++i)
+    if (i < nunits) load_unit(w[i], i);
+  uint4 s_raw[2] = {};
+  if (nunits > 0) s_raw[0] = s_src[r.g0 * kGroupUint4], s_raw[1] = s_src[r.g0 * kGroupUint4 + 1];
+
+  __half* ring = reinterpret_cast<__half*>(smem + warp * C::kRingBytes);
+  ZeroPastRows(ring, C::kXBufHalves, kXRing, r.rows, C::kRows, lane);
+
+  PdlWait();
+  PdlLaunchDependents();  // the next kernel may take its place as this one drains
+  const __half* x_src = p.x + static_cast<int64_t>(r.row0) * p.ldx + static_cast<int64_t>(r.u0) * kUnitK;
+  auto load_x = [&](int u) {
+    if (u < nunits) {
+      __half* dst = ring + (u % kXRing) * C::kXBufHalves;
+      for (int c = lane; c < r.rows * (kUnitK / 8); c += 32) {
+        const int row = c / (kUnitK / 8), col = c % (kUnitK / 8);
+        CpAsync16(dst + row * kXRowHalves + 8 * col, x_src + row * p.ldx + u * kUnitK + 8 * col, true);
+      }
+    }
+    CpAsyncCommit();
+  };
+  load_x(0);
+  load_x(1);
+
+  NarrowMath<MX> math;
+  math.Zero();
+  auto process = [&](const uint4(&wu)[kUnitSteps], int u) {
+    CpAsyncWait<1>();
+    __syncwarp();  // unit u's activations are visible to the warp; everyone is done with the buffer load_x refills
+    load_x(u + 2);
+    const int in_group = u % r.units_per_group;
+    if (in_group == 0) {
+      math.sc = W4CenteredScalesOf(s_raw);
+      const int next = r.g0 + u / r.units_per_group + 1;
+      if (next < r.g1) s_raw[0] = s_src[next * kGroupUint4], s_raw[1] = s_src[next * kGroupUint4 + 1];
+    }
+    math.Unit(wu, ring + (u % kXRing) * C::kXBufHalves, lane, in_group == 0, in_group == r.units_per_group - 1);
+  };
+  for (int u = 0; u < nunits; u += kWBuf) {
+#pragma unroll
+    for (int i = 0; i < kWBuf; ++i) {
+      if (u + i < nunits) {
+        process(w[i], u + i);
+        if (u + i + kWBuf < nunits) load_unit(w[i], u + i + kWBuf);
       }
     }
   }
   CpAsyncWait<0>();
   __syncthreads();
-
-  // The K-warps' sums, added in kw order by warp kw = 0 of each column block, one m16 tile at a time.
-  float* red = reinterpret_cast<float*>(smem);
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt) {
-    if (kw > 0) {
-#pragma unroll
-      for (int i = 0; i < 8; ++i)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) red[(((nw * (kKWarps - 1) + kw - 1) * 32) + 4 * i + e) * 32 + lane] = acc[mt][i][e];
-    }
-    __syncthreads();
-    if (kw == 0) {
-#pragma unroll
-      for (int w = 0; w < kKWarps - 1; ++w)
-#pragma unroll
-        for (int i = 0; i < 8; ++i)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) acc[mt][i][e] += red[(((nw * (kKWarps - 1) + w) * 32) + 4 * i + e) * 32 + lane];
-    }
-    __syncthreads();
-  }
-
-  const int g = lane / 4, t = lane % 4;
-  const int col0 = (block0 + nw) * kW4BlockN;
-  auto for_each_pair = [&](auto&& fn) {  // fn(row, col, v0, v1) for this lane's accumulator pairs
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int i = 0; i < 8; ++i)
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int row = m0 + 16 * mt + g + 8 * h;
-          if (row < p.m) fn(row, col0 + 8 * i + 2 * t, acc[mt][i][2 * h], acc[mt][i][2 * h + 1]);
-        }
-  };
-  W4StoreTile(p, split, blockIdx.z * gridDim.x + blockIdx.x, kw == 0, for_each_pair);
+  NarrowFinish<MX>(p, r, math.acc, smem, warp, lane);
 }
 
-template <int MT, int NW, int SK, int STAGES>
+// Variant 2: each warp keeps U units in flight in a shared-memory ring filled by bulk copies (the tensor memory
+// accelerator; one mbarrier per slot): a unit's 2 KB of weights by lane 0 and its activation rows by one lane each.
+template <int MX, int U>
+struct NarrowTma {
+  static constexpr int kXBytes = 8 * MX * kXRowHalves * 2;
+  static constexpr int kSlotBytes = kUnitSteps * kW4FragmentBytes + kXBytes;
+  static constexpr int kWarpBytes = U * kSlotBytes;
+  static constexpr int kSmemBytes = std::max(kKWarps * kWarpBytes, Narrow<MX>::kReduceBytes);
+  static constexpr int kMinCtasPerSm = std::min(4, (227 * 1024) / (kSmemBytes + 1024));
+};
+
+template <int MX, int U>
+__global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U>::kMinCtasPerSm)
+    NarrowTmaKernel(W4A16GemmParams p) {
+  using T = NarrowTma<MX, U>;
+  extern __shared__ __align__(128) unsigned char smem[];
+  __shared__ __align__(8) uint64_t bars[kKWarps][U];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const WarpRange r(p, 8 * MX, warp);
+  const int nunits = r.nunits;
+  unsigned char* ring = smem + warp * T::kWarpBytes;
+  uint64_t* bar = bars[warp];
+  if (lane == 0) {
+#pragma unroll
+    for (int i = 0; i < U; ++i) MbarInit(&bar[i], 1);
+    FenceMbarInit();
+  }
+  __syncwarp();
+  const unsigned char* w_src = reinterpret_cast<const unsigned char*>(p.qweight) +
+                               (static_cast<int64_t>(r.block) * (p.k / kW4StepK) + r.u0 * kUnitSteps) * kW4FragmentBytes;
+  constexpr int kUnitWBytes = kUnitSteps * kW4FragmentBytes;
+  const uint32_t slot_bytes = kUnitWBytes + r.rows * kUnitK * 2;
+  // Weights of the first U units and the first group's scales, before PdlWait (nothing writes them).
+  if (lane == 0)
+    for (int i = 0; i < U && i < nunits; ++i) {
+      MbarArriveExpectTx(&bar[i], slot_bytes);
+      BulkCopyToShared(ring + i * T::kSlotBytes, w_src + static_cast<int64_t>(i) * kUnitWBytes, kUnitWBytes, &bar[i]);
+    }
+  const uint4* s_src = ScaleSource(p, r, lane);
+  uint4 s_raw[2] = {};
+  if (nunits > 0) s_raw[0] = s_src[r.g0 * kGroupUint4], s_raw[1] = s_src[r.g0 * kGroupUint4 + 1];
+  ZeroPastRows(reinterpret_cast<__half*>(ring + kUnitWBytes), T::kSlotBytes / 2, U, r.rows, 8 * MX, lane);
+
+  PdlWait();
+  PdlLaunchDependents();  // the next kernel may take its place as this one drains
+  const __half* x_row = p.x + static_cast<int64_t>(r.row0 + lane) * p.ldx + static_cast<int64_t>(r.u0) * kUnitK;
+  auto load_x = [&](int u) {  // lane `row` copies its row of unit u
+    if (lane < r.rows)
+      BulkCopyToShared(ring + (u % U) * T::kSlotBytes + kUnitWBytes + lane * kXRowHalves * 2, x_row + u * kUnitK,
+                       kUnitK * 2, &bar[u % U]);
+  };
+  for (int i = 0; i < U && i < nunits; ++i) load_x(i);
+
+  NarrowMath<MX> math;
+  math.Zero();
+  for (int u = 0; u < nunits; ++u) {
+    const int slot = u % U;
+    const int in_group = u % r.units_per_group;
+    if (in_group == 0) {
+      math.sc = W4CenteredScalesOf(s_raw);
+      const int next = r.g0 + u / r.units_per_group + 1;
+      if (next < r.g1) s_raw[0] = s_src[next * kGroupUint4], s_raw[1] = s_src[next * kGroupUint4 + 1];
+    }
+    MbarWait(&bar[slot], (u / U) & 1);
+    const unsigned char* base = ring + slot * T::kSlotBytes;
+    uint4 w[kUnitSteps];
+#pragma unroll
+    for (int f = 0; f < kUnitSteps; ++f) w[f] = reinterpret_cast<const uint4*>(base)[f * 32 + lane];
+    math.Unit(w, reinterpret_cast<const __half*>(base + kUnitWBytes), lane, in_group == 0,
+              in_group == r.units_per_group - 1);
+    __syncwarp();  // every lane is done with the slot before it is refilled
+    if (u + U < nunits) {
+      if (lane == 0) {
+        MbarArriveExpectTx(&bar[slot], slot_bytes);
+        BulkCopyToShared(ring + slot * T::kSlotBytes, w_src + static_cast<int64_t>(u + U) * kUnitWBytes, kUnitWBytes,
+                         &bar[slot]);
+      }
+      load_x(u + U);
+    }
+  }
+  __syncthreads();
+  NarrowFinish<MX>(p, r, math.acc, smem, warp, lane);
+}
+
+template <int MX>
 void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
-  using C = Config<MT, NW, SK, STAGES>;
-  auto* kernel = GemmKernel<MT, NW, SK, STAGES>;
+  using C = Narrow<MX>;
+  auto* kernel = NarrowKernel<MX>;
   static const cudaError_t attr =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes);
   (void)attr;  // a failure here surfaces as the launch error the caller checks
-  const dim3 grid((p.m + C::kRows - 1) / C::kRows, p.splits, p.n / (kW4BlockN * NW));
-  kernel<<<grid, C::kThreads, C::kSmemBytes, stream>>>(p);
+  const dim3 grid((p.m + C::kRows - 1) / C::kRows, p.splits, p.n / kW4BlockN);
+  LaunchPdl(kernel, grid, dim3(C::kThreads), C::kSmemBytes, stream, p);
+}
+
+template <int MX, int U>
+void LaunchTma(const W4A16GemmParams& p, cudaStream_t stream) {
+  using T = NarrowTma<MX, U>;
+  auto* kernel = NarrowTmaKernel<MX, U>;
+  static const cudaError_t attr =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmemBytes);
+  (void)attr;  // a failure here surfaces as the launch error the caller checks
+  const dim3 grid((p.m + 8 * MX - 1) / (8 * MX), p.splits, p.n / kW4BlockN);
+  LaunchPdl(kernel, grid, dim3(Narrow<MX>::kThreads), T::kSmemBytes, stream, p);
 }
 
 struct ConfigEntry {
@@ -227,18 +363,13 @@ struct ConfigEntry {
   void (*launch)(const W4A16GemmParams&, cudaStream_t);
 };
 constexpr W4A16GemmKind kN = W4A16GemmKind::kNarrow, kW = W4A16GemmKind::kWide;
-// Every shape the dispatcher or the benchmark may pick: {kind, mw, mt, nw, sk, stages}. Shared memory per CTA (KB)
-// in the comments.
+// Every kNarrow shape the dispatcher or the benchmark may pick: {kind, mw, mt = MX, nw, sk, stages}. Shared memory
+// per CTA: 18, 36 and 72 KB.
 constexpr ConfigEntry kConfigs[] = {
-    {{kN, 1, 1, 1, 4, 3}, Launch<1, 1, 4, 3>},  // 53
-    {{kN, 1, 1, 1, 2, 6}, Launch<1, 1, 2, 6>},  // 54
-    {{kN, 1, 1, 2, 2, 4}, Launch<1, 2, 2, 4>},  // 54
-    {{kN, 1, 1, 4, 1, 8}, Launch<1, 4, 1, 8>},  // 86
-    {{kN, 1, 2, 1, 2, 4}, Launch<2, 1, 2, 4>},  // 53
-    {{kN, 1, 2, 2, 2, 4}, Launch<2, 2, 2, 4>},  // 72
-    {{kN, 1, 2, 4, 2, 3}, Launch<2, 4, 2, 3>},  // 80
-    {{kN, 1, 4, 1, 2, 3}, Launch<4, 1, 2, 3>},  // 66
-    {{kN, 1, 4, 2, 2, 3}, Launch<4, 2, 2, 3>},  // 80
+    {{kN, 1, 1, 1, 1, kWBuf}, Launch<1>},      {{kN, 1, 2, 1, 1, kWBuf}, Launch<2>},
+    {{kN, 1, 4, 1, 1, kWBuf}, Launch<4>},      {{kN, 1, 1, 1, 1, 4}, LaunchTma<1, 4>},
+    {{kN, 1, 1, 1, 1, 6}, LaunchTma<1, 6>},    {{kN, 1, 2, 1, 1, 4}, LaunchTma<2, 4>},
+    {{kN, 1, 4, 1, 1, 4}, LaunchTma<4, 4>},
 };
 
 bool SameConfig(const W4A16GemmConfig& a, const W4A16GemmConfig& b) {
@@ -248,17 +379,23 @@ bool SameConfig(const W4A16GemmConfig& a, const W4A16GemmConfig& b) {
 }  // namespace
 
 int W4A16GemmSplits(W4A16GemmKind kind, int n, int k, int sm_count) {
-  const int want = kind == W4A16GemmKind::kNarrow
-                       ? kNarrowCtasPerSmAtOneRow * sm_count / std::max(1, n / kW4BlockN)
-                       : sm_count / std::max(1, n / kWideRefCols);
-  return std::max(1, std::min({want, kW4MaxSplits, k / kW4StageK}));
+  if (kind == W4A16GemmKind::kWide)
+    return std::max(1, std::min({sm_count / std::max(1, n / kWideRefCols), kW4MaxSplits, k / kW4StageK}));
+  // kNarrow: about kNarrowCtasPerSm CTAs per SM, preferring a split that gives each of a CTA's warps the same number
+  // of 128-k groups (AWQ's usual group; any group is correct, only the balance differs).
+  const int cap = std::max(1, std::min({kNarrowCtasPerSm * sm_count / std::max(1, n / kW4BlockN), kW4MaxSplits,
+                                        k / kW4StageK}));
+  const int groups128 = k / (2 * kW4StageK);
+  for (int s = cap; s >= 1; --s)
+    if (groups128 % (kKWarps * s) == 0) return s;
+  return cap;
 }
 
 size_t W4A16GemmWorkspaceBytes(int m, int n, int splits) {
   return splits > 1 ? static_cast<size_t>(splits) * m * n * sizeof(float) : 0;
 }
 
-int W4A16GemmCounters(int m, int n) { return (n / kW4BlockN) * ((m + 15) / 16); }
+int W4A16GemmCounters(int m, int n) { return (n / kW4BlockN) * ((m + 7) / 8); }  // the smallest tiles: 8 rows
 
 absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p) {
   if (!p.x || !p.qweight || !p.scale_zero || !p.y) return absl::InvalidArgumentError("w4a16 gemm: null pointer");
@@ -290,22 +427,20 @@ const W4A16GemmConfig* W4A16GemmConfigs(int* count) {
   return configs.data();
 }
 
-// From bench/engine/kernel_bench's sweep on an H200 (bench/RESULTS.md), Mistral-7B shapes. kNarrow: one m16 tile per
-// warp up to 16 rows; beyond, the wide gate/up layer wants many warps per CTA (four column blocks), the o_proj-sized
-// square layer one tile per warp, the others two m16 tiles per warp. kWide: one warpgroup per CTA up to 64 rows,
-// with two column blocks for gate/up; two warpgroups above, four blocks for gate/up.
-W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n) {
+// kWide from bench/engine/kernel_bench's sweep on an H200 (bench/RESULTS.md), Mistral-7B shapes: one warpgroup per
+// CTA up to 64 rows, with two column blocks for gate/up; two warpgroups above, four blocks for gate/up. kNarrow: one
+// n8 row tile per CTA up to 16 rows (more rows take more CTAs, whose weights come from L2); above, four tiles for the
+// wide gate/up, two for the long-K down_proj, one for the others.
+W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n, int k) {
   constexpr int kLongN = 16384;  // gate/up's n (28672); q/k/v (6144), o_proj and down_proj (4096) are shorter
   const int blocks = n / kW4BlockN;
   if (kind == W4A16GemmKind::kWide) {
     if (m <= 64) return {kW, 1, 4, n >= kLongN && blocks % 2 == 0 ? 2 : 1, 1, 4};
     return n >= kLongN && blocks % 4 == 0 ? W4A16GemmConfig{kW, 2, 4, 4, 1, 4} : W4A16GemmConfig{kW, 2, 4, 1, 1, 4};
   }
-  constexpr int kSquare = 4096;  // o_proj
-  if (m <= 16) return {kN, 1, 1, 1, 4, 3};
-  if (n >= kLongN && blocks % 4 == 0) return {kN, 1, 2, 4, 2, 3};
-  if (n == kSquare) return {kN, 1, 1, 1, 4, 3};
-  return {kN, 1, 2, 1, 2, 4};
+  constexpr int kLongK = 8192;  // down_proj's k (14336)
+  const int mx = m <= 16 ? 1 : n >= kLongN ? 4 : k >= kLongK ? 2 : 1;
+  return {kN, 1, mx, 1, 1, kWBuf};
 }
 
 absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream) {
@@ -326,7 +461,7 @@ absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig
 }
 
 void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream) {
-  (void)LaunchW4A16GemmWith(p, W4A16GemmDefaultConfig(p.kind, p.m, p.n), stream);  // the default always exists
+  (void)LaunchW4A16GemmWith(p, W4A16GemmDefaultConfig(p.kind, p.m, p.n, p.k), stream);  // the default always exists
 }
 
 }  // namespace inference::cuda
