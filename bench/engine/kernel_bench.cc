@@ -15,6 +15,7 @@
 #include "base/json.h"
 #include "bench/engine/bench_model.h"
 #include "inference/cuda/kernels/attention.h"
+#include "inference/cuda/kernels/elementwise.h"
 #include "inference/cuda/kernels/pdl.h"
 #include "inference/cuda/kernels/w4a16.h"
 #include "inference/cuda/linear.h"
@@ -67,8 +68,11 @@ double GraphMs(const std::function<void(cudaStream_t)>& launch) {
   cudaGraphExec_t exec;
   cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
   launch(s);
-  cudaStreamEndCapture(s, &graph);
-  cudaGraphInstantiate(&exec, graph, 0);
+  if (cudaStreamEndCapture(s, &graph) != cudaSuccess || cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) {
+    std::printf("graph capture failed: %s\n", cudaGetErrorString(cudaGetLastError()));
+    cudaStreamDestroy(s);
+    return 0;
+  }
   cudaEvent_t a, b;
   cudaEventCreate(&a);
   cudaEventCreate(&b);
@@ -169,7 +173,7 @@ int main(int argc, char** argv) {
           p.x = x.as<__half>(), p.ldx = l.k, p.qweight = qw.as<uint32_t>(), p.scale_zero = sz.as<__half2>();
           p.y = y.as<__half>(), p.ldy = l.n, p.m = m, p.n = l.n, p.k = l.k, p.group = kGroup, p.kind = kind;
           p.splits = splits, p.workspace = ws.as<float>(), p.counters = counters.as<int32_t>();
-          const inference::cuda::W4A16GemmConfig def = inference::cuda::W4A16GemmDefaultConfig(kind, m, l.n, l.k);
+          const inference::cuda::W4A16GemmConfig def = inference::cuda::W4A16GemmDefaultConfig(kind, m, l.n);
           std::printf("%-10s %-6s %4d", l.name, narrow ? "narrow" : "wide", m);
           for (int i = 0; i < count; ++i) {
             const inference::cuda::W4A16GemmConfig& c = configs[i];
@@ -225,6 +229,35 @@ int main(int argc, char** argv) {
         });
         std::printf("lm_head plan_rows %3d m %3d: %.1f us\n", plan, m, us);
       }
+    }
+  }
+  // The small per-layer kernels of a decode step, ten launches in a CUDA graph as the engine runs them.
+  {
+    Buf res(size_t{4} * 256 * kHidden), delta(size_t{2} * 256 * kHidden), out(size_t{2} * 256 * kInter);
+    Buf norm_w(size_t{2} * kHidden), qkv(size_t{2} * 256 * (kHeads + 2 * kKvHeads) * kHeadDim), inv(size_t{4} * kHeadDim);
+    Buf kc(size_t{2} * 256 * kKvHeads * kHeadDim), vc(size_t{2} * 256 * kKvHeads * kHeadDim), gu(size_t{2} * 256 * 2 * kInter);
+    std::vector<int32_t> iota(256);
+    for (int i = 0; i < 256; ++i) iota[i] = i;
+    Buf pos(sizeof(int32_t) * 256), slots(sizeof(int32_t) * 256);
+    cudaMemcpy(pos.p, iota.data(), sizeof(int32_t) * 256, cudaMemcpyHostToDevice);
+    cudaMemcpy(slots.p, iota.data(), sizeof(int32_t) * 256, cudaMemcpyHostToDevice);
+    for (int tokens : {1, 32, 256}) {
+      const inference::cuda::AddRmsNormParams n{res.as<float>(), delta.as<__half>(), nullptr, norm_w.as<__half>(),
+                                                out.as<__half>(), tokens, kHidden, 1e-5f};
+      const inference::cuda::RopeKvParams r{qkv.as<__half>(), pos.as<int32_t>(), slots.as<int32_t>(), inv.as<float>(),
+                                            kc.as<__half>(), vc.as<__half>(), tokens, kHeads, kKvHeads, kHeadDim};
+      const inference::cuda::SiluMulParams sm{gu.as<__half>(), out.as<__half>(), tokens, kInter};
+      const double norm_us = 100.0 * GraphMs([&](cudaStream_t st) {
+        for (int i = 0; i < 10; ++i) inference::cuda::LaunchAddRmsNorm(n, st);
+      });
+      const double rope_us = 100.0 * GraphMs([&](cudaStream_t st) {
+        for (int i = 0; i < 10; ++i) inference::cuda::LaunchRopeKv(r, st);
+      });
+      const double silu_us = 100.0 * GraphMs([&](cudaStream_t st) {
+        for (int i = 0; i < 10; ++i) inference::cuda::LaunchSiluMul(sm, st);
+      });
+      std::printf("tokens %3d: add_rmsnorm %.1f us, rope_kv %.1f us, silu_mul %.1f us (graph, per launch)\n", tokens,
+                  norm_us, rope_us, silu_us);
     }
   }
   // lm_head, fp16 cuBLAS with fp32 logits.

@@ -34,7 +34,7 @@ TEST(Ops, EmbeddingGathersRows) {
 
 TEST(Ops, AddRmsNormMatchesTwin) {
   std::mt19937 rng(11);
-  for (int hidden : {64, 4096}) {
+  for (int hidden : {64, 100, 4096, 8192}) {  // 16-byte rows of 1, 2 and 4 units per thread; any width
     const int tokens = 7;
     std::vector<float> residual = testing::RandomHalfValues(tokens * hidden, -3, 3, &rng);
     const std::vector<float> delta = testing::RandomHalfValues(tokens * hidden, -1, 1, &rng);
@@ -104,20 +104,22 @@ TEST(Ops, RopeRotatesAndWritesPagedCache) {
 
 TEST(Ops, SiluMulMatchesTwin) {
   std::mt19937 rng(13);
-  const int tokens = 3, inter = 384;
-  const std::vector<float> gu = testing::RandomHalfValues(tokens * 2 * inter, -6, 6, &rng);
-  DeviceArray<__half> dg(testing::ToHalf(gu)), out(tokens * inter);
-  out.Poison();
-  const SiluMulParams p{dg.get(), out.get(), tokens, inter};
-  ASSERT_TRUE(ValidateSiluMul(p).ok());
-  LaunchSiluMul(p, nullptr);
-  std::vector<double> want(tokens * inter);
-  for (int t = 0; t < tokens; ++t)
-    for (int i = 0; i < inter; ++i) {
-      const double g = gu[t * 2 * inter + i];
-      want[t * inter + i] = g / (1 + std::exp(-g)) * gu[t * 2 * inter + inter + i];
-    }
-  EXPECT_LT(testing::RelErr(testing::ToFloat(out.Download()), want), 1e-3);
+  const int tokens = 3;
+  for (int inter : {384, 100}) {  // 16-byte accesses, and the any-width kernel
+    const std::vector<float> gu = testing::RandomHalfValues(tokens * 2 * inter, -6, 6, &rng);
+    DeviceArray<__half> dg(testing::ToHalf(gu)), out(tokens * inter);
+    out.Poison();
+    const SiluMulParams p{dg.get(), out.get(), tokens, inter};
+    ASSERT_TRUE(ValidateSiluMul(p).ok());
+    LaunchSiluMul(p, nullptr);
+    std::vector<double> want(tokens * inter);
+    for (int t = 0; t < tokens; ++t)
+      for (int i = 0; i < inter; ++i) {
+        const double g = gu[t * 2 * inter + i];
+        want[t * inter + i] = g / (1 + std::exp(-g)) * gu[t * 2 * inter + inter + i];
+      }
+    EXPECT_LT(testing::RelErr(testing::ToFloat(out.Download()), want), 1e-3) << inter;
+  }
 }
 
 // Sequences of several lengths in a shuffled paged pool; blocks wholly outside the window are marked invalid and

@@ -1,5 +1,7 @@
 // Embedding, fused add + RMSNorm, RoPE + KV write, SiLU * up (elementwise.h).
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "inference/cuda/kernels/elementwise.h"
@@ -29,8 +31,71 @@ __device__ float BlockSum(float v, float* shared) {
   return total;
 }
 
+// One CTA per token. Every load is issued before the first use (a decode step's row is latency-bound: one round
+// trip, not one per element), the norm weight before PdlWait (nothing in the step writes it).
+constexpr int kNormUnit = 8;      // elements per 16-byte load of halves (two float4 of the fp32 residual)
+constexpr int kNormMaxUnits = 4;  // per thread, in registers: hidden up to 8 * 256 * 4 = 8192
+
+template <int UNITS>
 __global__ void __launch_bounds__(kThreads) AddRmsNormKernel(AddRmsNormParams p) {
   PdlLaunchDependents();  // the GEMM after it may start loading its weights (pdl.cuh)
+  __shared__ float partial[kWarps];
+  const int units = p.hidden / kNormUnit;
+  uint4 w[UNITS], d[UNITS];
+  float v[UNITS][kNormUnit];
+#pragma unroll
+  for (int u = 0; u < UNITS; ++u) {
+    const int idx = u * kThreads + threadIdx.x;
+    if (idx < units) w[u] = reinterpret_cast<const uint4*>(p.weight)[idx];
+  }
+  PdlWait();
+  const int t = blockIdx.x;
+  const int r = p.rows ? p.rows[t] : t;
+  float4* res = reinterpret_cast<float4*>(p.residual + static_cast<int64_t>(r) * p.hidden);
+  const uint4* delta = p.delta ? reinterpret_cast<const uint4*>(p.delta + static_cast<int64_t>(r) * p.hidden) : nullptr;
+#pragma unroll
+  for (int u = 0; u < UNITS; ++u) {
+    const int idx = u * kThreads + threadIdx.x;
+    if (idx < units) {
+      const float4 a = res[2 * idx], b = res[2 * idx + 1];
+      v[u][0] = a.x, v[u][1] = a.y, v[u][2] = a.z, v[u][3] = a.w, v[u][4] = b.x, v[u][5] = b.y, v[u][6] = b.z,
+      v[u][7] = b.w;
+      if (delta) d[u] = delta[idx];
+    }
+  }
+  float sq = 0.f;
+#pragma unroll
+  for (int u = 0; u < UNITS; ++u) {
+    const int idx = u * kThreads + threadIdx.x;
+    if (idx >= units) continue;
+    if (delta) {
+      const __half* dh = reinterpret_cast<const __half*>(&d[u]);
+#pragma unroll
+      for (int e = 0; e < kNormUnit; ++e) v[u][e] += __half2float(dh[e]);
+      res[2 * idx] = make_float4(v[u][0], v[u][1], v[u][2], v[u][3]);
+      res[2 * idx + 1] = make_float4(v[u][4], v[u][5], v[u][6], v[u][7]);
+    }
+#pragma unroll
+    for (int e = 0; e < kNormUnit; ++e) sq += v[u][e] * v[u][e];
+  }
+  const float inv = rsqrtf(BlockSum(sq, partial) / p.hidden + p.eps);
+  uint4* out = reinterpret_cast<uint4*>(p.out + static_cast<int64_t>(t) * p.hidden);
+#pragma unroll
+  for (int u = 0; u < UNITS; ++u) {
+    const int idx = u * kThreads + threadIdx.x;
+    if (idx >= units) continue;
+    const __half* wh = reinterpret_cast<const __half*>(&w[u]);
+    uint4 o;
+    __half* oh = reinterpret_cast<__half*>(&o);
+#pragma unroll
+    for (int e = 0; e < kNormUnit; ++e) oh[e] = __float2half_rn(v[u][e] * inv * __half2float(wh[e]));
+    out[idx] = o;
+  }
+}
+
+// Any hidden size, one element at a time.
+__global__ void __launch_bounds__(kThreads) AddRmsNormAnyKernel(AddRmsNormParams p) {
+  PdlLaunchDependents();
   PdlWait();
   __shared__ float partial[kWarps];
   const int t = blockIdx.x;
@@ -51,34 +116,60 @@ __global__ void __launch_bounds__(kThreads) AddRmsNormKernel(AddRmsNormParams p)
   for (int i = threadIdx.x; i < p.hidden; i += kThreads) out[i] = __float2half_rn(res[i] * inv * __half2float(p.weight[i]));
 }
 
-// One CTA per token; thread i of a head handles the pair (i, i + head_dim / 2).
+// One CTA per token and blockDim.y heads of q or k, thread (i, h) rotating the pair (i, i + head_dim / 2) of its
+// head; a k head's thread also writes that head's k and v to the paged cache. All loads are issued before the first
+// use.
 __global__ void RopeKvKernel(RopeKvParams p) {
   PdlLaunchDependents();
-  PdlWait();
-  const int t = blockIdx.x;
+  const int t = blockIdx.x, head = blockIdx.y * blockDim.y + threadIdx.y, i = threadIdx.x;
   const int half_dim = p.head_dim / 2;
+  const float inv_freq = p.inv_freq[i];  // nothing in the step writes it: before PdlWait
+  PdlWait();
+  if (head >= p.heads + p.kv_heads) return;
   const int64_t row = static_cast<int64_t>(t) * (p.heads + 2 * p.kv_heads) * p.head_dim;
-  const float pos = static_cast<float>(p.positions[t]);
-  const int slot = p.slots[t];
-  const int64_t kv_row = static_cast<int64_t>(slot) * p.kv_heads * p.head_dim;
-  for (int idx = threadIdx.x; idx < (p.heads + p.kv_heads) * half_dim; idx += blockDim.x) {
-    const int head = idx / half_dim, i = idx % half_dim;
-    __half* x = p.qkv + row + static_cast<int64_t>(head) * p.head_dim;
-    float s, c;
-    sincosf(pos * p.inv_freq[i], &s, &c);
-    const float x1 = __half2float(x[i]), x2 = __half2float(x[i + half_dim]);
-    const __half y1 = __float2half_rn(x1 * c - x2 * s), y2 = __float2half_rn(x2 * c + x1 * s);
-    x[i] = y1;
-    x[i + half_dim] = y2;
-    if (head >= p.heads && slot >= 0) {
-      __half* k = p.k_cache + kv_row + static_cast<int64_t>(head - p.heads) * p.head_dim;
-      k[i] = y1;
-      k[i + half_dim] = y2;
-    }
+  __half* x = p.qkv + row + static_cast<int64_t>(head) * p.head_dim;
+  const bool is_k = head >= p.heads;
+  const __half* v = p.qkv + row + static_cast<int64_t>(head + p.kv_heads) * p.head_dim;  // for a k head: its v
+  const int position = p.positions[t], slot = p.slots[t];
+  const __half h1 = x[i], h2 = x[i + half_dim];
+  __half v1 = __float2half(0.f), v2 = v1;
+  if (is_k) v1 = v[i], v2 = v[i + half_dim];
+  float s, c;
+  sincosf(static_cast<float>(position) * inv_freq, &s, &c);
+  const float x1 = __half2float(h1), x2 = __half2float(h2);
+  const __half y1 = __float2half_rn(x1 * c - x2 * s), y2 = __float2half_rn(x2 * c + x1 * s);
+  x[i] = y1;
+  x[i + half_dim] = y2;
+  if (is_k && slot >= 0) {
+    const int64_t at = (static_cast<int64_t>(slot) * p.kv_heads + (head - p.heads)) * p.head_dim;
+    p.k_cache[at + i] = y1;
+    p.k_cache[at + i + half_dim] = y2;
+    p.v_cache[at + i] = v1;
+    p.v_cache[at + i + half_dim] = v2;
   }
-  if (slot < 0) return;
-  const __half* v = p.qkv + row + static_cast<int64_t>(p.heads + p.kv_heads) * p.head_dim;
-  for (int idx = threadIdx.x; idx < p.kv_heads * p.head_dim; idx += blockDim.x) p.v_cache[kv_row + idx] = v[idx];
+}
+
+__device__ __forceinline__ float Silu(float g) { return g / (1.f + expf(-g)); }
+
+// Eight elements per thread and 16-byte accesses: inter a multiple of 8, rows 16-byte aligned.
+__global__ void SiluMul8Kernel(SiluMulParams p) {
+  PdlLaunchDependents();  // the GEMM after it may start loading its weights (pdl.cuh)
+  PdlWait();
+  const int units = p.inter / 8;
+  const int64_t total = static_cast<int64_t>(p.tokens) * units;
+  for (int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
+       idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t t = idx / units, u = idx % units;
+    const uint4 g = reinterpret_cast<const uint4*>(p.gate_up + t * 2 * p.inter)[u];
+    const uint4 up = reinterpret_cast<const uint4*>(p.gate_up + t * 2 * p.inter + p.inter)[u];
+    const __half* gh = reinterpret_cast<const __half*>(&g);
+    const __half* uh = reinterpret_cast<const __half*>(&up);
+    uint4 o;
+    __half* oh = reinterpret_cast<__half*>(&o);
+#pragma unroll
+    for (int e = 0; e < 8; ++e) oh[e] = __float2half_rn(Silu(__half2float(gh[e])) * __half2float(uh[e]));
+    reinterpret_cast<uint4*>(p.out + t * p.inter)[u] = o;
+  }
 }
 
 __global__ void SiluMulKernel(SiluMulParams p) {
@@ -90,7 +181,7 @@ __global__ void SiluMulKernel(SiluMulParams p) {
     const int64_t t = idx / p.inter, i = idx % p.inter;
     const float g = __half2float(p.gate_up[t * 2 * p.inter + i]);
     const float u = __half2float(p.gate_up[t * 2 * p.inter + p.inter + i]);
-    p.out[idx] = __float2half_rn(g / (1.f + expf(-g)) * u);
+    p.out[idx] = __float2half_rn(Silu(g) * u);
   }
 }
 
@@ -114,18 +205,27 @@ absl::Status ValidateAddRmsNorm(const AddRmsNormParams& p) {
   return Shape(p.tokens > 0 && p.hidden > 0 && p.eps > 0, "add_rmsnorm", p.tokens, p.hidden);
 }
 void LaunchAddRmsNorm(const AddRmsNormParams& p, cudaStream_t stream) {
-  LaunchPdl(AddRmsNormKernel, dim3(p.tokens), dim3(kThreads), 0, stream, p);
+  const int units = (p.hidden + kNormUnit - 1) / kNormUnit;
+  const bool vec = p.hidden % kNormUnit == 0 && units <= kNormMaxUnits * kThreads &&
+                   reinterpret_cast<uintptr_t>(p.residual) % 16 == 0 && reinterpret_cast<uintptr_t>(p.weight) % 16 == 0 &&
+                   reinterpret_cast<uintptr_t>(p.out) % 16 == 0 && reinterpret_cast<uintptr_t>(p.delta) % 16 == 0;
+  void (*kernel)(AddRmsNormParams) = !vec                      ? AddRmsNormAnyKernel
+                                     : units <= kThreads     ? AddRmsNormKernel<1>
+                                     : units <= 2 * kThreads ? AddRmsNormKernel<2>
+                                                             : AddRmsNormKernel<kNormMaxUnits>;
+  LaunchPdl(kernel, dim3(p.tokens), dim3(kThreads), 0, stream, p);
 }
 
 absl::Status ValidateRopeKv(const RopeKvParams& p) {
   if (!p.qkv || !p.positions || !p.slots || !p.inv_freq || !p.k_cache || !p.v_cache)
     return absl::InvalidArgumentError("rope_kv: null pointer");
   return Shape(p.tokens > 0 && p.heads > 0 && p.kv_heads > 0 && p.heads % p.kv_heads == 0 && p.head_dim > 0 &&
-                   p.head_dim % 2 == 0,
+                   p.head_dim % 2 == 0 && p.head_dim <= 2048,
                "rope_kv", p.tokens, p.head_dim);
 }
 void LaunchRopeKv(const RopeKvParams& p, cudaStream_t stream) {
-  LaunchPdl(RopeKvKernel, dim3(p.tokens), dim3(kThreads), 0, stream, p);
+  const int heads = p.heads + p.kv_heads, per_cta = std::max(1, std::min(heads, kThreads / (p.head_dim / 2)));
+  LaunchPdl(RopeKvKernel, dim3(p.tokens, (heads + per_cta - 1) / per_cta), dim3(p.head_dim / 2, per_cta), 0, stream, p);
 }
 
 absl::Status ValidateSiluMul(const SiluMulParams& p) {
@@ -134,9 +234,11 @@ absl::Status ValidateSiluMul(const SiluMulParams& p) {
 }
 void LaunchSiluMul(const SiluMulParams& p, cudaStream_t stream) {
   constexpr int kMaxCtas = 4096;  // grid-stride beyond this: enough to fill the chip several times over
-  const int64_t total = static_cast<int64_t>(p.tokens) * p.inter;
+  const bool vec = p.inter % 8 == 0 && reinterpret_cast<uintptr_t>(p.gate_up) % 16 == 0 &&
+                   reinterpret_cast<uintptr_t>(p.out) % 16 == 0;
+  const int64_t total = static_cast<int64_t>(p.tokens) * p.inter / (vec ? 8 : 1);
   const int ctas = static_cast<int>(std::min<int64_t>((total + kThreads - 1) / kThreads, kMaxCtas));
-  LaunchPdl(SiluMulKernel, dim3(ctas), dim3(kThreads), 0, stream, p);
+  LaunchPdl(vec ? SiluMul8Kernel : SiluMulKernel, dim3(ctas), dim3(kThreads), 0, stream, p);
 }
 
 }  // namespace inference::cuda

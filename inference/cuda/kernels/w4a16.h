@@ -122,7 +122,7 @@ struct W4A16GemmConfig {
   W4A16GemmKind kind = W4A16GemmKind::kNarrow;
   int mw = 1, mt = 1, nw = 1, sk = 4, stages = 3;
 };
-W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n, int k);
+W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n);
 const W4A16GemmConfig* W4A16GemmConfigs(int* count);
 [[nodiscard]] absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c,
                                                cudaStream_t stream);

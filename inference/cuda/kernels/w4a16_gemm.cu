@@ -12,8 +12,9 @@
 //
 // Reduction order, the same for every row count and config: per output, each group's k16 steps in order from zero,
 // times the group's scale, added to the warp's sum in group order; the four warps' sums added w = 0, 1, 2, 3; the
-// splits' partials (fp32, workspace) added in split order by the tile's last CTA. Only MX, which never changes a
-// row's arithmetic, follows the row count.
+// splits' sums added in split order by the first CTA of the tile's cluster, through distributed shared memory (the
+// workspace and counters of W4A16GemmParams are not used). Only MX and the weight pipeline, which never change a
+// row's arithmetic, follow the row count.
 //
 // Programmatic dependent launch (pdl.cuh): the first units' weights and scales are requested before PdlWait, while
 // the kernel before is finishing.
@@ -21,10 +22,11 @@
 #include <iterator>
 #include <vector>
 
+#include <cooperative_groups.h>
+
 #include "absl/strings/str_cat.h"
 #include "inference/cuda/kernels/pdl.cuh"
 #include "inference/cuda/kernels/w4a16_fragment.cuh"
-#include "inference/cuda/kernels/w4a16_store.cuh"
 #include "inference/cuda/kernels/w4a16_wide.h"
 
 namespace inference::cuda {
@@ -48,7 +50,9 @@ struct Narrow {
   static constexpr int kXBufHalves = kRows * kXRowHalves;
   static constexpr int kRingBytes = kXRing * kXBufHalves * 2;
   static constexpr int kReduceBytes = (kKWarps - 1) * 32 * kAcc * 4;
-  static constexpr int kSmemBytes = std::max(kKWarps * kRingBytes, kReduceBytes);
+  static constexpr int kPairBytes = 32 * kAcc / 2 * 8;  // warp 0's float2 results, read by the cluster's rank 0
+  static constexpr int kFinishBytes = kReduceBytes + kPairBytes;
+  static constexpr int kSmemBytes = std::max(kKWarps * kRingBytes, kFinishBytes);
   static constexpr int kMinCtasPerSm = MX == 1 ? 4 : MX == 2 ? 3 : 2;  // registers: 128, 168, 255 per thread
 };
 
@@ -157,19 +161,46 @@ __device__ __forceinline__ void NarrowFinish(const W4A16GemmParams& p, const War
         const float got = __shfl_xor_sync(0xffffffffu, odd ? e0 : e1, 4);
         pairs[j][mx][half] = odd ? make_float2(got, e1) : make_float2(e0, got);
       }
-  const int col0 = r.block * kW4BlockN + (g & ~1);
-  auto for_each_pair = [&](auto&& fn) {
+  // Split K: the CTAs of a tile's K ranges form a cluster (LaunchNarrow); rank 0 adds the others' results from
+  // their shared memory in rank order, the order of the ranges, and stores the tile.
+  constexpr int kPairs = 4 * MX * 2;
+  float2* flat_pairs = &pairs[0][0][0];
+  if (p.splits > 1) {
+    float2* mine = reinterpret_cast<float2*>(smem + Narrow<MX>::kReduceBytes);
+    if (warp == 0) {
 #pragma unroll
-    for (int j = 0; j < 4; ++j)
+      for (int i = 0; i < kPairs; ++i) mine[i * 32 + lane] = flat_pairs[i];
+    }
+    cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
+    cluster.sync();
+    const bool root = cluster.block_rank() == 0;
+    if (root && warp == 0) {
+      for (int s = 1; s < p.splits; ++s) {
+        const float2* theirs = cluster.map_shared_rank(mine, s);
 #pragma unroll
-      for (int mx = 0; mx < MX; ++mx)
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int row = r.row0 + 8 * mx + 2 * t + odd;
-          if (row < p.m) fn(row, col0 + 16 * j + 8 * half, pairs[j][mx][half].x, pairs[j][mx][half].y);
+        for (int i = 0; i < kPairs; ++i) {
+          const float2 o = theirs[i * 32 + lane];
+          flat_pairs[i].x += o.x;
+          flat_pairs[i].y += o.y;
         }
-  };
-  W4StoreTile(p, r.split, blockIdx.z * gridDim.x + blockIdx.x, warp == 0, for_each_pair);
+      }
+    }
+    cluster.sync();  // every rank's shared memory stays until rank 0 has read it
+    if (!root) return;
+  }
+  if (warp != 0) return;
+  const int col0 = r.block * kW4BlockN + (g & ~1);
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+#pragma unroll
+    for (int mx = 0; mx < MX; ++mx)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int row = r.row0 + 8 * mx + 2 * t + odd;
+        if (row < p.m)
+          *reinterpret_cast<__half2*>(p.y + static_cast<int64_t>(row) * p.ldy + col0 + 16 * j + 8 * half) =
+              __floats2half2_rn(pairs[j][mx][half].x, pairs[j][mx][half].y);
+      }
 }
 
 // Rows past m of a warp's activation buffers stay zero: written once, never loaded.
@@ -259,7 +290,7 @@ struct NarrowTma {
   static constexpr int kXBytes = 8 * MX * kXRowHalves * 2;
   static constexpr int kSlotBytes = kUnitSteps * kW4FragmentBytes + kXBytes;
   static constexpr int kWarpBytes = U * kSlotBytes;
-  static constexpr int kSmemBytes = std::max(kKWarps * kWarpBytes, Narrow<MX>::kReduceBytes);
+  static constexpr int kSmemBytes = std::max(kKWarps * kWarpBytes, Narrow<MX>::kFinishBytes);
   static constexpr int kMinCtasPerSm = std::min(4, (227 * 1024) / (kSmemBytes + 1024));
 };
 
@@ -336,6 +367,21 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U>::kMinCt
   NarrowFinish<MX>(p, r, math.acc, smem, warp, lane);
 }
 
+// The launch of both variants: the `splits` CTAs of a tile as one cluster (at most kW4MaxSplits = 8, the portable
+// cluster size), and programmatic dependent launch where pdl.h allows it.
+void LaunchNarrow(void (*kernel)(W4A16GemmParams), dim3 grid, int threads, int smem, cudaStream_t stream,
+                  const W4A16GemmParams& p) {
+  cudaLaunchAttribute attr[2];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = 1, attr[0].val.clusterDim.y = p.splits, attr[0].val.clusterDim.z = 1;
+  attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[1].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid, config.blockDim = dim3(threads), config.dynamicSmemBytes = smem, config.stream = stream;
+  config.attrs = attr, config.numAttrs = stream != nullptr && ProgrammaticLaunch() ? 2 : 1;
+  (void)cudaLaunchKernelEx(&config, kernel, p);  // errors surface as the caller's check
+}
+
 template <int MX>
 void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
   using C = Narrow<MX>;
@@ -344,7 +390,7 @@ void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes);
   (void)attr;  // a failure here surfaces as the launch error the caller checks
   const dim3 grid((p.m + C::kRows - 1) / C::kRows, p.splits, p.n / kW4BlockN);
-  LaunchPdl(kernel, grid, dim3(C::kThreads), C::kSmemBytes, stream, p);
+  LaunchNarrow(kernel, grid, C::kThreads, C::kSmemBytes, stream, p);
 }
 
 template <int MX, int U>
@@ -355,7 +401,7 @@ void LaunchTma(const W4A16GemmParams& p, cudaStream_t stream) {
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmemBytes);
   (void)attr;  // a failure here surfaces as the launch error the caller checks
   const dim3 grid((p.m + 8 * MX - 1) / (8 * MX), p.splits, p.n / kW4BlockN);
-  LaunchPdl(kernel, grid, dim3(Narrow<MX>::kThreads), T::kSmemBytes, stream, p);
+  LaunchNarrow(kernel, grid, Narrow<MX>::kThreads, T::kSmemBytes, stream, p);
 }
 
 struct ConfigEntry {
@@ -365,11 +411,12 @@ struct ConfigEntry {
 constexpr W4A16GemmKind kN = W4A16GemmKind::kNarrow, kW = W4A16GemmKind::kWide;
 // Every kNarrow shape the dispatcher or the benchmark may pick: {kind, mw, mt = MX, nw, sk, stages}. Shared memory
 // per CTA: 18, 36 and 72 KB.
+constexpr int kTmaUnits = 4;  // the bulk-copy ring's depth; 6 units, or the ring at 16 and 32 rows, measured slower
 constexpr ConfigEntry kConfigs[] = {
-    {{kN, 1, 1, 1, 1, kWBuf}, Launch<1>},      {{kN, 1, 2, 1, 1, kWBuf}, Launch<2>},
-    {{kN, 1, 4, 1, 1, kWBuf}, Launch<4>},      {{kN, 1, 1, 1, 1, 4}, LaunchTma<1, 4>},
-    {{kN, 1, 1, 1, 1, 6}, LaunchTma<1, 6>},    {{kN, 1, 2, 1, 1, 4}, LaunchTma<2, 4>},
-    {{kN, 1, 4, 1, 1, 4}, LaunchTma<4, 4>},
+    {{kN, 1, 1, 1, 1, kWBuf}, Launch<1>},
+    {{kN, 1, 2, 1, 1, kWBuf}, Launch<2>},
+    {{kN, 1, 4, 1, 1, kWBuf}, Launch<4>},
+    {{kN, 1, 1, 1, 1, kTmaUnits}, LaunchTma<1, kTmaUnits>},
 };
 
 bool SameConfig(const W4A16GemmConfig& a, const W4A16GemmConfig& b) {
@@ -427,20 +474,19 @@ const W4A16GemmConfig* W4A16GemmConfigs(int* count) {
   return configs.data();
 }
 
-// kWide from bench/engine/kernel_bench's sweep on an H200 (bench/RESULTS.md), Mistral-7B shapes: one warpgroup per
-// CTA up to 64 rows, with two column blocks for gate/up; two warpgroups above, four blocks for gate/up. kNarrow: one
-// n8 row tile per CTA up to 16 rows (more rows take more CTAs, whose weights come from L2); above, four tiles for the
-// wide gate/up, two for the long-K down_proj, one for the others.
-W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n, int k) {
+// From bench/engine/kernel_bench's sweep on an H200 (bench/RESULTS.md), Mistral-7B shapes. kWide: one warpgroup per
+// CTA up to 64 rows, with two column blocks for gate/up; two warpgroups above, four blocks for gate/up. kNarrow: up to
+// 8 rows one n8 tile per CTA and the bulk-copy ring (its four units in flight per warp); up to 16 two tiles, above
+// four, weights through registers.
+W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n) {
   constexpr int kLongN = 16384;  // gate/up's n (28672); q/k/v (6144), o_proj and down_proj (4096) are shorter
   const int blocks = n / kW4BlockN;
   if (kind == W4A16GemmKind::kWide) {
     if (m <= 64) return {kW, 1, 4, n >= kLongN && blocks % 2 == 0 ? 2 : 1, 1, 4};
     return n >= kLongN && blocks % 4 == 0 ? W4A16GemmConfig{kW, 2, 4, 4, 1, 4} : W4A16GemmConfig{kW, 2, 4, 1, 1, 4};
   }
-  constexpr int kLongK = 8192;  // down_proj's k (14336)
-  const int mx = m <= 16 ? 1 : n >= kLongN ? 4 : k >= kLongK ? 2 : 1;
-  return {kN, 1, mx, 1, 1, kWBuf};
+  if (m <= 8) return {kN, 1, 1, 1, 1, kTmaUnits};
+  return {kN, 1, m <= 16 ? 2 : 4, 1, 1, kWBuf};
 }
 
 absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream) {
@@ -461,7 +507,7 @@ absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig
 }
 
 void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream) {
-  (void)LaunchW4A16GemmWith(p, W4A16GemmDefaultConfig(p.kind, p.m, p.n, p.k), stream);  // the default always exists
+  (void)LaunchW4A16GemmWith(p, W4A16GemmDefaultConfig(p.kind, p.m, p.n), stream);  // the default always exists
 }
 
 }  // namespace inference::cuda
