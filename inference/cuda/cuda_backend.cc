@@ -81,7 +81,7 @@ absl::Status CudaBackend::Init(const ModelWeights& weights, const CudaBackendOpt
   ASSIGN_OR_RETURN(gate_up_, DeviceBuffer::Allocate(h * T * 2 * c.intermediate_size, "gate_up"));
   ASSIGN_OR_RETURN(act_, DeviceBuffer::Allocate(h * T * c.intermediate_size, "mlp activation"));
   ASSIGN_OR_RETURN(scratch_, DeviceBuffer::Allocate(scratch, "dequant scratch"));
-  // The W4A16 GEMM's split-K partials and tile counters, for the most decode rows a step can have.
+  // kWide's split-K partials and tile counters, for the most decode rows a step can have (kNarrow needs none).
   size_t gemm_ws = 0;
   int gemm_counters = 0;
   for (const DeviceLayer& l : model_.layers)

@@ -19,8 +19,8 @@ constexpr int kPlanRowsLmHead = 32;
 
 // Decode rows up to kW4NarrowMaxRows take the kNarrow GEMM, up to kW4WideMaxRows the kWide one, more go with the
 // prefill rows through dequantize + cuBLAS. A batch of 32 computes what each of its sequences computes alone. H200,
-// Mistral-7B shapes, per layer (bench/RESULTS.md): kNarrow 181 us at 32 rows against kWide's 209; at 64 rows 297
-// against 228; at 128 rows kWide 295; at 256 kWide 574 against dequantize + cuBLAS's 501.
+// Mistral-7B shapes, per layer (bench/RESULTS.md): kNarrow 140 us at 32 rows against kWide's 209; at 64 rows kNarrow
+// 280 against 227; at 128 rows kWide 294; at 256 kWide 574 against dequantize + cuBLAS's 501.
 constexpr int kW4NarrowMaxRows = 32;
 constexpr int kW4WideMaxRows = 128;
 
@@ -52,8 +52,9 @@ absl::Status DequantGemm(const DeviceLinear& w, const __half* x, int m, __half* 
 absl::Status W4Gemm(const DeviceLinear& w, const __half* x, int m, __half* y, const LinearContext& ctx) {
   const W4A16GemmKind kind = KindFor(m);
   const int splits = SplitsFor(w, kind);
-  if (ctx.gemm_workspace_bytes < W4A16GemmWorkspaceBytes(m, w.n, splits) ||
-      ctx.num_gemm_counters < (splits > 1 ? W4A16GemmCounters(m, w.n) : 0))
+  const bool wide_split = kind == W4A16GemmKind::kWide && splits > 1;  // kNarrow adds its splits in a cluster
+  if (wide_split && (ctx.gemm_workspace_bytes < W4A16GemmWorkspaceBytes(m, w.n, splits) ||
+                     ctx.num_gemm_counters < W4A16GemmCounters(m, w.n)))
     return absl::InternalError(absl::StrCat("linear: gemm workspace of ", ctx.gemm_workspace_bytes, " bytes and ",
                                             ctx.num_gemm_counters, " counters too small for ", m, " rows x ", w.n));
   W4A16GemmParams p;
@@ -72,14 +73,12 @@ size_t LinearScratchBytes(const DeviceLinear& w) {
 }
 
 size_t LinearGemmWorkspaceBytes(const DeviceLinear& w, int decode_rows) {
-  if (!w.qweight) return 0;
-  const size_t narrow = W4A16GemmWorkspaceBytes(std::min(decode_rows, kW4NarrowMaxRows), w.n, w.splits);
-  if (decode_rows <= kW4NarrowMaxRows) return narrow;
-  return std::max(narrow, W4A16GemmWorkspaceBytes(std::min(decode_rows, kW4WideMaxRows), w.n, w.wide_splits));
+  if (!w.qweight || decode_rows <= kW4NarrowMaxRows) return 0;
+  return W4A16GemmWorkspaceBytes(std::min(decode_rows, kW4WideMaxRows), w.n, w.wide_splits);
 }
 
 int LinearGemmCounters(const DeviceLinear& w, int decode_rows) {
-  return w.qweight && std::max(w.splits, w.wide_splits) > 1
+  return w.qweight && decode_rows > kW4NarrowMaxRows && w.wide_splits > 1
              ? W4A16GemmCounters(std::min(decode_rows, kW4WideMaxRows), w.n)
              : 0;
 }

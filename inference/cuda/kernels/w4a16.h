@@ -87,10 +87,10 @@ void LaunchAwqRepack(const AwqRepackParams& p, cudaStream_t stream);
 // the exact sum).
 enum class W4A16GemmKind { kNarrow, kWide };
 
-// y[m][n] = sum_k x[m][k] * W[k][n]: fp16 in and out, fp16 weights on the tensor cores, fp32 accumulation. Any
-// m >= 1. K is cut into `splits` ranges (W4A16GemmSplits for the kind); with more than one, each range's fp32
-// partial goes to `workspace` and the last CTA of a tile adds them in range order (`counters` must start at zero;
-// they are left at zero).
+// y[m][n] = sum_k x[m][k] * W[k][n]: fp16 in and out, fp16 operands on the tensor cores, fp32 accumulation. Any
+// m >= 1. K is cut into `splits` ranges (W4A16GemmSplits for the kind), their fp32 partials added in range order:
+// kNarrow within a cluster of the ranges' CTAs; kWide through `workspace`, the last CTA of a tile adding them
+// (`counters` must start at zero; they are left at zero).
 struct W4A16GemmParams {
   const __half* x = nullptr;           // [m][ldx], rows 16-byte aligned (ldx a multiple of 8)
   int64_t ldx = 0;
@@ -101,8 +101,8 @@ struct W4A16GemmParams {
   int m = 0, n = 0, k = 0, group = 0;
   W4A16GemmKind kind = W4A16GemmKind::kNarrow;
   int splits = 1;
-  float* workspace = nullptr;          // W4A16GemmWorkspaceBytes(m, n, splits) when splits > 1
-  int32_t* counters = nullptr;         // W4A16GemmCounters(m, n) ints when splits > 1
+  float* workspace = nullptr;          // kWide: W4A16GemmWorkspaceBytes(m, n, splits) when splits > 1
+  int32_t* counters = nullptr;         // kWide: W4A16GemmCounters(m, n) ints when splits > 1
 };
 inline constexpr int kW4MaxSplits = 8;
 // The K split of a kind for an [n x k] weight on a device with sm_count SMs: kNarrow aims at three CTAs per SM at

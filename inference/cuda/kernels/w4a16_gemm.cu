@@ -442,7 +442,7 @@ size_t W4A16GemmWorkspaceBytes(int m, int n, int splits) {
   return splits > 1 ? static_cast<size_t>(splits) * m * n * sizeof(float) : 0;
 }
 
-int W4A16GemmCounters(int m, int n) { return (n / kW4BlockN) * ((m + 7) / 8); }  // the smallest tiles: 8 rows
+int W4A16GemmCounters(int m, int n) { return (n / kW4BlockN) * ((m + 15) / 16); }
 
 absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p) {
   if (!p.x || !p.qweight || !p.scale_zero || !p.y) return absl::InvalidArgumentError("w4a16 gemm: null pointer");
@@ -456,8 +456,9 @@ absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p) {
   if (p.splits < 1 || p.splits > kW4MaxSplits || p.splits > p.k / kW4StageK)
     return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: splits=", p.splits, " outside [1, ",
                                                    std::min(kW4MaxSplits, p.k / kW4StageK), "]"));
-  if (p.splits > 1 && (!p.workspace || !p.counters))
-    return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: splits=", p.splits, " needs a workspace and counters"));
+  if (p.kind == W4A16GemmKind::kWide && p.splits > 1 && (!p.workspace || !p.counters))
+    return absl::InvalidArgumentError(
+        absl::StrCat("w4a16 gemm: kWide with splits=", p.splits, " needs a workspace and counters"));
   return absl::OkStatus();
 }
 
