@@ -20,6 +20,7 @@
 
 #include "inference/cuda/kernels/attention.h"
 #include "inference/cuda/kernels/attention_decode.cuh"
+#include "inference/cuda/kernels/load.cuh"
 #include "inference/cuda/kernels/pdl.cuh"
 
 namespace inference::cuda::decode_attention {
@@ -50,15 +51,6 @@ __device__ __forceinline__ void Mma(float (&c)[4], const uint32_t (&a)[4], uint3
       "{%0, %1, %2, %3};\n"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// 16 bytes of the cache, read once: not kept in L1.
-__device__ __forceinline__ uint4 LoadStream(const __half* src) {
-  uint4 r;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-               : "l"(src));
-  return r;
 }
 
 // j / d without a division: (j * ceil(2^32 / d)) >> 32, exact while j * d < 2^32 (ValidatePagedAttention).

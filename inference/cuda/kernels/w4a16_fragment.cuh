@@ -99,15 +99,6 @@ __device__ __forceinline__ void DequantW4WordCentered(uint32_t word, const W4Cen
   a[3] = *reinterpret_cast<const uint32_t*>(&r3);
 }
 
-// 16 bytes of streamed, read-only global data (the packed weights), not kept in L1.
-__device__ __forceinline__ uint4 LdgStream(const uint4* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
-
 // d = a * b with zero accumulators (the first k16 step of a sum).
 __device__ __forceinline__ void MmaM16N8K16Zero(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   asm(

@@ -25,6 +25,7 @@
 #include <cooperative_groups.h>
 
 #include "absl/strings/str_cat.h"
+#include "inference/cuda/kernels/load.cuh"
 #include "inference/cuda/kernels/pdl.cuh"
 #include "inference/cuda/kernels/w4a16_fragment.cuh"
 #include "inference/cuda/kernels/w4a16_wide.h"
@@ -191,16 +192,13 @@ __device__ __forceinline__ void NarrowFinish(const W4A16GemmParams& p, const War
   if (warp != 0) return;
   const int col0 = r.block * kW4BlockN + (g & ~1);
 #pragma unroll
-  for (int j = 0; j < 4; ++j)
-#pragma unroll
-    for (int mx = 0; mx < MX; ++mx)
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const int row = r.row0 + 8 * mx + 2 * t + odd;
-        if (row < p.m)
-          *reinterpret_cast<__half2*>(p.y + static_cast<int64_t>(row) * p.ldy + col0 + 16 * j + 8 * half) =
-              __floats2half2_rn(pairs[j][mx][half].x, pairs[j][mx][half].y);
-      }
+  for (int i = 0; i < kPairs; ++i) {  // flat_pairs[i] is pairs[j][mx][half]
+    const int j = i / (2 * MX), mx = i / 2 % MX, half = i % 2;
+    const int row = r.row0 + 8 * mx + 2 * t + odd;
+    if (row < p.m)
+      *reinterpret_cast<__half2*>(p.y + static_cast<int64_t>(row) * p.ldy + col0 + 16 * j + 8 * half) =
+          __floats2half2_rn(flat_pairs[i].x, flat_pairs[i].y);
+  }
 }
 
 // Rows past m of a warp's activation buffers stay zero: written once, never loaded.
@@ -226,7 +224,7 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, Narrow<MX>::kMinCtasPerS
                        (static_cast<int64_t>(r.block) * (p.k / kW4StepK) + r.u0 * kUnitSteps) * 32 + lane;
   auto load_unit = [&](uint4(&w)[kUnitSteps], int u) {
 #pragma unroll
-    for (int f = 0; f < kUnitSteps; ++f) w[f] = LdgStream(w_src + (u * kUnitSteps + f) * 32);
+    for (int f = 0; f < kUnitSteps; ++f) w[f] = LoadStream(w_src + (u * kUnitSteps + f) * 32);
   };
   const uint4* s_src = ScaleSource(p, r, lane);
   uint4 w[kWBuf][kUnitSteps];
