@@ -6,9 +6,10 @@
 // The operands are swapped: mma.m16n8k16's A is 16 weight columns x k16 (one packed word of a lane's fragment, w4a16.h's
 // layout being B's fragment order, which is A's for the transposed product), B is k16 x 8 activation rows. A CTA of
 // four warps owns one 64-column block, 8*MX rows (MX n8 tiles) and one of `splits` ranges of whole groups; warp w
-// takes the w-th quarter of the range. Per 64-k unit a warp loads its four fragments (16 B per lane each, NBUF units
-// in flight), the activations through a per-warp cp.async ring, and runs 4*MX mma per fragment on (q - zero), which
-// is exact in fp16 (w4a16_fragment.cuh); the scale multiplies each group's fp32 sum.
+// takes the w-th quarter of the range. Per 64-k unit a warp loads its four fragments (16 B per lane each) into
+// registers (kWBuf units in flight) or, in the second variant, into a per-warp shared-memory ring filled by bulk
+// copies (kTmaUnits in flight); the activations come through a per-warp ring; it runs 4*MX mma per fragment on
+// (q - zero), which is exact in fp16 (w4a16_fragment.cuh), and the scale multiplies each group's fp32 sum.
 //
 // Reduction order, the same for every row count and config: per output, each group's k16 steps in order from zero,
 // times the group's scale, added to the warp's sum in group order; the four warps' sums added w = 0, 1, 2, 3; the
