@@ -53,7 +53,7 @@ CublasGemm::~CublasGemm() {
 }
 
 absl::StatusOr<CublasGemm::Plan*> CublasGemm::PlanFor(int n, int k, cudaDataType_t y_type, int plan_rows) {
-  const auto key = std::make_tuple(n, k, static_cast<int>(y_type));
+  const auto key = std::make_tuple(n, k, static_cast<int>(y_type), plan_rows);
   if (auto it = plans_.find(key); it != plans_.end()) return &it->second;
   Plan plan;
   RETURN_IF_ERROR(LtStatus(cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "desc"));

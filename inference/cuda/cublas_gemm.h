@@ -30,7 +30,7 @@ class CublasGemm {
   CublasGemm& operator=(const CublasGemm&) = delete;
 
   // Row-major y[m][n] = x[m][k] @ w[n][k]^T, fp32 accumulation; y fp16 or fp32 (y_type). The algorithm for this
-  // (n, k, y_type) is fixed at its first call, from the heuristic for plan_rows rows.
+  // (n, k, y_type, plan_rows) is fixed at its first call, from the heuristic for plan_rows rows.
   [[nodiscard]] absl::Status Run(const __half* w, int n, int k, const __half* x, int m, void* y, cudaDataType_t y_type,
                                  int plan_rows, cudaStream_t stream);
 
@@ -45,7 +45,7 @@ class CublasGemm {
 
   cublasLtHandle_t lt_ = nullptr;
   DeviceBuffer workspace_;
-  std::map<std::tuple<int, int, int>, Plan> plans_;
+  std::map<std::tuple<int, int, int, int>, Plan> plans_;  // (n, k, y_type, plan_rows)
 };
 
 }  // namespace inference::cuda

@@ -11,16 +11,21 @@
 namespace inference::cuda {
 namespace {
 
-// The algorithm of every dense GEMM is fixed per shape from the heuristic at these row counts: a typical prefill
-// chunk for the linears; for the lm_head, 32 rows (H200, bench/RESULTS.md: its algorithm takes 67 us at 1 row and
-// 285 us at 256, the one chosen at 256 rows 140 us and 100 us; batch 1 is where the lm_head weighs most).
+// The algorithm of every cuBLAS GEMM is fixed per shape and row class from the heuristic at these row counts: a
+// typical prefill chunk for prefill rows; 256 for decode steps of more than 128 rows (their CUDA-graph bucket). H200,
+// bench/RESULTS.md: decode at batch 256 took 20.8 ms per step with the prefill chunk's algorithms, 16.1 with these.
 constexpr int kPlanRowsLinear = 2048;
-constexpr int kPlanRowsLmHead = 32;
+constexpr int kPlanRowsDecode = 256;
+// The lm_head's, per the decode row classes below, so that a sampled row's logits change class where its linears
+// do: its algorithm for 32 rows takes 67 us at 1 row but 285 us at 256, where the one chosen at 256 rows takes 140.
+int LmHeadPlanRows(int m) { return m <= 32 ? 32 : m <= 128 ? 128 : 256; }
 
 // Decode rows up to kW4NarrowMaxRows take the kNarrow GEMM, up to kW4WideMaxRows the kWide one, more go with the
 // prefill rows through dequantize + cuBLAS. A batch of 32 computes what each of its sequences computes alone. H200,
 // Mistral-7B shapes, per layer (bench/RESULTS.md): kNarrow 140 us at 32 rows against kWide's 209; at 64 rows kNarrow
-// 280 against 227; at 128 rows kWide 294; at 256 kWide 574 against dequantize + cuBLAS's 501.
+// 280 against 227; at 128 rows kWide 294; at 256 kWide 574 against dequantize + cuBLAS's 501 (with the prefill
+// chunk's algorithms; less with kPlanRowsDecode's). Engine steps at 128 rows: kWide 12.2-12.4 ms, dequantize +
+// cuBLAS (256-row algorithms) 13.2.
 constexpr int kW4NarrowMaxRows = 32;
 constexpr int kW4WideMaxRows = 128;
 
@@ -38,7 +43,8 @@ absl::Status Gemm(const __half* w, int n, int k, const __half* x, int m, void* y
   return ctx.cublas->Run(w, n, k, x, m, y, y_type, plan_rows, ctx.stream);
 }
 
-absl::Status DequantGemm(const DeviceLinear& w, const __half* x, int m, __half* y, const LinearContext& ctx) {
+// W dequantized once into the scratch, then the prefill rows and the decode rows each with their own plan.
+absl::Status DequantGemm(const DeviceLinear& w, const __half* x, LinearRows rows, __half* y, const LinearContext& ctx) {
   if (ctx.scratch_bytes < W4A16DequantWorkspaceBytes(w.n, w.k))
     return absl::InternalError(absl::StrCat("linear: scratch of ", ctx.scratch_bytes, " bytes < ",
                                             W4A16DequantWorkspaceBytes(w.n, w.k)));
@@ -46,7 +52,11 @@ absl::Status DequantGemm(const DeviceLinear& w, const __half* x, int m, __half* 
   RETURN_IF_ERROR(ValidateW4A16Dequant(p));
   LaunchW4A16Dequant(p, ctx.stream);
   RETURN_IF_ERROR(CudaLastError("w4a16 dequant"));
-  return Gemm(ctx.scratch, w.n, w.k, x, m, y, CUDA_R_16F, kPlanRowsLinear, ctx);
+  if (rows.prefill > 0)
+    RETURN_IF_ERROR(Gemm(ctx.scratch, w.n, w.k, x, rows.prefill, y, CUDA_R_16F, kPlanRowsLinear, ctx));
+  if (rows.decode == 0) return absl::OkStatus();
+  return Gemm(ctx.scratch, w.n, w.k, x + static_cast<int64_t>(rows.prefill) * w.k, rows.decode,
+              y + static_cast<int64_t>(rows.prefill) * w.n, CUDA_R_16F, kPlanRowsDecode, ctx);
 }
 
 absl::Status W4Gemm(const DeviceLinear& w, const __half* x, int m, __half* y, const LinearContext& ctx) {
@@ -91,8 +101,8 @@ absl::Status RunLinear(const DeviceLinear& w, const __half* x, LinearRows rows, 
   if (!w.qweight)
     return absl::InvalidArgumentError(absl::StrCat("linear: no kernel for n=", w.n, " k=", w.k,
                                                    " (neither AWQ nor dense weights bound)"));
-  if (rows.decode > kW4WideMaxRows) return DequantGemm(w, x, rows.total(), y, ctx);
-  if (rows.prefill > 0) RETURN_IF_ERROR(DequantGemm(w, x, rows.prefill, y, ctx));
+  if (rows.decode > kW4WideMaxRows) return DequantGemm(w, x, rows, y, ctx);
+  if (rows.prefill > 0) RETURN_IF_ERROR(DequantGemm(w, x, LinearRows{rows.prefill, 0}, y, ctx));
   if (rows.decode > 0)
     RETURN_IF_ERROR(W4Gemm(w, x + static_cast<int64_t>(rows.prefill) * w.k, rows.decode,
                            y + static_cast<int64_t>(rows.prefill) * w.n, ctx));
@@ -101,7 +111,7 @@ absl::Status RunLinear(const DeviceLinear& w, const __half* x, LinearRows rows, 
 
 absl::Status RunLmHead(const __half* head, int vocab, int hidden, const __half* x, int m, float* logits,
                        const LinearContext& ctx) {
-  return Gemm(head, vocab, hidden, x, m, logits, CUDA_R_32F, kPlanRowsLmHead, ctx);
+  return Gemm(head, vocab, hidden, x, m, logits, CUDA_R_32F, LmHeadPlanRows(m), ctx);
 }
 
 }  // namespace inference::cuda

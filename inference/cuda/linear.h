@@ -2,13 +2,14 @@
 // two kinds, prefill rows (of multi-token chunks) first, then decode rows (one token of a sequence):
 //   AWQ, 1-32 decode rows    -> the W4A16 tensor-core GEMM, kind kNarrow (kernels/w4a16.h; K split fixed per shape)
 //   AWQ, 33-128 decode rows  -> the W4A16 GEMM, kind kWide (wgmma; its own K split, fixed per shape)
-//   AWQ, prefill rows, and   -> dequantize to fp16 scratch, then cuBLAS (compute-bound; one fixed algorithm per
-//   all rows of a step with     shape, cublas_gemm.h)
-//   more than 128 decode rows
-//   dense fp16               -> cuBLAS, likewise
-// plus the fp16 lm_head with fp32 logits. Each path gives a row the same bits whatever the other rows, so a
-// sequence's result does not depend on its batch as long as its path stays the same: prefill chunks always, decode
-// steps within 1-32 sequences, within 33-128 and above. Borrowed device pointers only; nothing allocated per call.
+//   AWQ, prefill rows        -> dequantize to fp16 scratch, then cuBLAS (compute-bound; one fixed algorithm per
+//                               shape, cublas_gemm.h, chosen for prefill chunks)
+//   AWQ, more than 128       -> the same dequantized scratch, cuBLAS with the algorithm chosen for 256 rows
+//   decode rows
+//   dense fp16               -> cuBLAS with the prefill chunks' algorithm, every row
+// plus the fp16 lm_head with fp32 logits (an algorithm per decode row class: 1-32, 33-128, more). Each path gives a
+// row the same bits whatever the other rows, so a sequence's result does not depend on its batch as long as its path
+// stays the same: prefill chunks always, decode steps within 1-32 sequences, within 33-128 and above. Borrowed device pointers only; nothing allocated per call.
 //
 // Thread-safety: a LinearContext belongs to one stream and one thread.
 //

@@ -259,8 +259,9 @@ TEST(W4A16, LinearDispatchMatchesDoubleReferenceForBothRowKinds) {
   }
 }
 
-// Prefill rows go through cuBLAS and every sampled row through the cuBLAS lm_head: their rows must not depend on
-// the row count either.
+// Prefill rows, decode rows above 128 and every sampled row go through cuBLAS with algorithms fixed per row class:
+// within a class a row must not depend on the row count, and a step's decode rows must not depend on the prefill
+// rows sharing it.
 TEST(W4A16, CublasRowsDoNotDependOnTheRowCount) {
   std::mt19937 rng(5);
   auto cublas = CublasGemm::Create();
@@ -273,16 +274,31 @@ TEST(W4A16, CublasRowsDoNotDependOnTheRowCount) {
   const LinearContext ctx{nullptr, handle, scratch.get(), LinearScratchBytes(w)};
   constexpr int kAll = 1000;
   DeviceArray<__half> dx(testing::ToHalf(testing::RandomHalfValues(size_t{kAll} * c.k, -1.f, 1.f, &rng)));
-  auto prefill = [&](int m) {
-    DeviceArray<__half> dy(static_cast<size_t>(m) * c.n);
-    EXPECT_TRUE(RunLinear(w, dx.get(), LinearRows{m, 0}, dy.get(), ctx).ok());
+  auto linear = [&](LinearRows rows) {
+    DeviceArray<__half> dy(static_cast<size_t>(rows.total()) * c.n);
+    EXPECT_TRUE(RunLinear(w, dx.get(), rows, dy.get(), ctx).ok());
     return testing::ToFloat(dy.Download());
   };
-  const std::vector<float> all = prefill(kAll);
-  for (int m : {2, 5, 17, 64, 300, 513}) {
-    const std::vector<float> got = prefill(m);
-    EXPECT_EQ(std::memcmp(got.data(), all.data(), got.size() * sizeof(float)), 0) << "prefill rows m=" << m;
-  }
+  auto same_rows = [](const std::vector<float>& got, const std::vector<float>& want, size_t first, size_t count) {
+    return std::memcmp(got.data() + first, want.data(), count * sizeof(float)) == 0;
+  };
+  const std::vector<float> all = linear(LinearRows{kAll, 0});
+  for (int m : {2, 5, 17, 64, 300, 513})
+    EXPECT_TRUE(same_rows(linear(LinearRows{m, 0}), all, 0, size_t{m} * c.n)) << "prefill rows m=" << m;
+  // Decode rows above kWide's 128: their own algorithm, the same for every count and beside any prefill rows.
+  const std::vector<float> decode_all = linear(LinearRows{0, 256});
+  for (int m : {129, 200, 255})
+    EXPECT_TRUE(same_rows(linear(LinearRows{0, m}), decode_all, 0, size_t{m} * c.n)) << "decode rows m=" << m;
+  DeviceArray<__half> shifted(static_cast<size_t>(kAll) * c.k);  // 7 prefill rows, then the same 200 decode rows
+  cudaMemcpy(shifted.get(), dx.get(), size_t{7} * c.k * sizeof(__half), cudaMemcpyDeviceToDevice);
+  cudaMemcpy(shifted.get() + size_t{7} * c.k, dx.get(), size_t{200} * c.k * sizeof(__half), cudaMemcpyDeviceToDevice);
+  DeviceArray<__half> mixed_y(size_t{207} * c.n);
+  ASSERT_TRUE(RunLinear(w, shifted.get(), LinearRows{7, 200}, mixed_y.get(), ctx).ok());
+  const std::vector<float> mixed = testing::ToFloat(mixed_y.Download());
+  EXPECT_TRUE(same_rows(mixed, all, 0, size_t{7} * c.n)) << "the prefill rows of a mixed step";
+  EXPECT_EQ(std::memcmp(mixed.data() + size_t{7} * c.n, decode_all.data(), size_t{200} * c.n * sizeof(float)), 0)
+      << "the decode rows of a mixed step";
+
   constexpr int kVocab = 32000, kHidden = 4096;
   DeviceArray<__half> head(testing::ToHalf(testing::RandomHalfValues(size_t{kVocab} * kHidden, -0.05f, 0.05f, &rng)));
   auto logits = [&](int m) {
@@ -290,10 +306,14 @@ TEST(W4A16, CublasRowsDoNotDependOnTheRowCount) {
     EXPECT_TRUE(RunLmHead(head.get(), kVocab, kHidden, dx.get(), m, out.get(), ctx).ok());
     return out.Download();
   };
-  const std::vector<float> head_all = logits(256);
-  for (int m : {1, 2, 4, 8, 16, 32, 64, 128}) {
-    const std::vector<float> got = logits(m);
-    EXPECT_EQ(std::memcmp(got.data(), head_all.data(), got.size() * sizeof(float)), 0) << "lm_head rows m=" << m;
+  // The lm_head's classes are the decode classes: 1-32, 33-128, more.
+  struct Class { int largest; std::vector<int> others; };
+  for (const Class& cl : {Class{32, {1, 2, 4, 8, 16, 31}}, Class{128, {33, 64, 100}}, Class{256, {129, 200}}}) {
+    const std::vector<float> want = logits(cl.largest);
+    for (int m : cl.others) {
+      const std::vector<float> got = logits(m);
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0) << "lm_head rows m=" << m;
+    }
   }
 }
 
