@@ -114,7 +114,16 @@ int main(int argc, char** argv) {
     p.x = x.as<__half>(), p.ldx = k, p.qweight = qw.as<uint32_t>(), p.scale_zero = sz.as<__half2>();
     p.y = y.as<__half>(), p.ldy = n, p.m = m, p.n = n, p.k = k, p.group = kGroup;
     p.kind = inference::cuda::W4A16GemmKind::kWide, p.splits = 1;
-    for (int i = 0; i < 3; ++i) inference::cuda::LaunchW4A16Gemm(p, nullptr);
+    // --profile-config mw,mt,nw,sk,stages[,s]: that config instead of the default (s: swapped).
+    inference::cuda::W4A16GemmConfig c = inference::cuda::W4A16GemmDefaultConfig(p.kind, m, n);
+    if (flags.count("profile-config")) {
+      std::string spec = flags["profile-config"];
+      const bool swapped = spec.back() == 's';
+      if (swapped) spec.resize(spec.rfind(','));
+      const std::vector<int> v = bench::ParseInts(spec);
+      c = {p.kind, v[0], v[1], v[2], v[3], v[4], swapped};
+    }
+    for (int i = 0; i < 3; ++i) (void)inference::cuda::LaunchW4A16GemmWith(p, c, nullptr);
     return cudaDeviceSynchronize() == cudaSuccess ? 0 : 1;
   }
   struct Lin { const char* name; int n, k; };
@@ -158,7 +167,7 @@ int main(int argc, char** argv) {
     int sms = 0, count = 0;
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     const inference::cuda::W4A16GemmConfig* configs = inference::cuda::W4A16GemmConfigs(&count);
-    std::printf("gemm config sweep: linear kind m [mw mt nw sk stages] us\n");
+    std::printf("gemm config sweep: linear kind m [mw mt nw sk stages] us (s: swapped, weights as wgmma's A)\n");
     Buf cold(size_t{640} << 20);  // weight copies to rotate through: more than ten times the L2
     for (const Lin& l : lins) {
       Buf qw(size_t{1} * l.n * l.k / 2), sz(size_t{4} * l.n * (l.k / kGroup));
@@ -182,9 +191,19 @@ int main(int argc, char** argv) {
               for (int r = 0; r < 10; ++r) (void)inference::cuda::LaunchW4A16GemmWith(p, c, nullptr);
             });
             const bool is_def = c.mw == def.mw && c.mt == def.mt && c.nw == def.nw && c.sk == def.sk &&
-                                c.stages == def.stages;
-            std::printf("  [%d %d %d %d %d]%s %.1f", c.mw, c.mt, c.nw, c.sk, c.stages, is_def ? "*" : "", us);
+                                c.stages == def.stages && c.swapped == def.swapped;
+            std::printf("  [%d %d %d %d %d%s]%s %.1f", c.mw, c.mt, c.nw, c.sk, c.stages, c.swapped ? "s" : "",
+                        is_def ? "*" : "", us);
           }
+          if (!narrow)  // the swapped kernel of two warpgroups against the K split
+            for (int sp : {1, 2, 4, 8}) {
+              p.splits = sp;
+              const inference::cuda::W4A16GemmConfig sw{kind, 1, m <= 64 ? 4 : 8, 2, 1, m <= 64 ? 5 : 4, true};
+              const double us = 100.0 * TimeMs([&] {
+                for (int r = 0; r < 10; ++r) (void)inference::cuda::LaunchW4A16GemmWith(p, sw, nullptr);
+              });
+              std::printf("  swapped splits %d %.1f", sp, us);
+            }
           if (!narrow || m == 1)
             for (int sp : {1, 2, 4, 8}) {  // the K split the kind fixes per shape, against its neighbours
               p.splits = sp;

@@ -9,7 +9,8 @@
 //   dense fp16               -> cuBLAS with the prefill chunks' algorithm, every row
 // plus the fp16 lm_head with fp32 logits (an algorithm per decode row class: 1-32, 33-128, more). Each path gives a
 // row the same bits whatever the other rows, so a sequence's result does not depend on its batch as long as its path
-// stays the same: prefill chunks always, decode steps within 1-32 sequences, within 33-128 and above. Borrowed device pointers only; nothing allocated per call.
+// stays the same: prefill chunks always, decode steps within 1-32 sequences, within 33-128 and above. Borrowed device
+// pointers only; nothing allocated per call.
 //
 // Thread-safety: a LinearContext belongs to one stream and one thread.
 //

@@ -80,9 +80,11 @@ void LaunchAwqRepack(const AwqRepackParams& p, cudaStream_t stream);
 //            multiply the exact integers (q - zero) and each group's fp32 sum is scaled once, so no weight is rounded
 //            to fp16. A CTA's four warps take a quarter of its K range each, their sums added in order. For decode
 //            steps of few rows, where streaming the weights once is all that matters (1-32 rows).
-//   kWide    wgmma.m64n64k16: each 64-k stage of weights is dequantized once per CTA into shared memory, exactly as
-//            the dequant kernel does (one fp16 rounding of (q - zero) * scale); each output is one chain over its K
-//            range (33-128 rows).
+//   kWide    wgmma: the weights dequantized exactly as the dequant kernel does (one fp16 rounding of (q - zero) *
+//            scale), each output one chain of k16 steps over its K range (33-128 rows). Two kernels compute these
+//            same bits: activations as wgmma's A (m64n64k16) with each 64-k stage of weights dequantized into shared
+//            memory (w4a16_wide.cu), or weights as A, dequantized in registers, and activation rows as N
+//            (m64n64k16 / m64n128k16, w4a16_wide_swapped.cu).
 // Every config of one kind computes the same bits; the two kinds round differently (both within fp32 rounding of
 // the exact sum).
 enum class W4A16GemmKind { kNarrow, kWide };
@@ -116,11 +118,13 @@ void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream);
 // The GEMM's CTA shapes. kNarrow: mt n8 row tiles per CTA (8 * mt rows), `stages` 64-k units of weights in flight
 // per warp (2: in registers; more: a shared-memory ring filled by bulk copies), mw = nw = sk = 1. kWide: mw
 // warpgroups of 64 rows (mt = 4), nw 64-column blocks per CTA (n a multiple of 64 * nw), `stages` cp.async stages,
-// sk = 1. None changes a row's arithmetic (only the kind, the K split and the reduction order do), so the configs of
-// a kind compute bit-identical results; LaunchW4A16Gemm picks W4A16GemmDefaultConfig, the benchmark tries all.
+// sk = 1; swapped: 16 * mt rows per CTA (64 or 128), nw warpgroups of one column block each, mw = sk = 1. None
+// changes a row's arithmetic (only the kind, the K split and the reduction order do), so the configs of a kind
+// compute bit-identical results; LaunchW4A16Gemm picks W4A16GemmDefaultConfig, the benchmark tries all.
 struct W4A16GemmConfig {
   W4A16GemmKind kind = W4A16GemmKind::kNarrow;
   int mw = 1, mt = 1, nw = 1, sk = 4, stages = 3;
+  bool swapped = false;  // kWide with the weights as wgmma's A: mt = rows per CTA / 16, nw = warpgroups
 };
 W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n);
 const W4A16GemmConfig* W4A16GemmConfigs(int* count);

@@ -419,7 +419,8 @@ constexpr ConfigEntry kConfigs[] = {
 };
 
 bool SameConfig(const W4A16GemmConfig& a, const W4A16GemmConfig& b) {
-  return a.kind == b.kind && a.mw == b.mw && a.mt == b.mt && a.nw == b.nw && a.sk == b.sk && a.stages == b.stages;
+  return a.kind == b.kind && a.mw == b.mw && a.mt == b.mt && a.nw == b.nw && a.sk == b.sk && a.stages == b.stages &&
+         a.swapped == b.swapped;
 }
 
 }  // namespace
@@ -468,23 +469,28 @@ const W4A16GemmConfig* W4A16GemmConfigs(int* count) {
     int wide = 0;
     const W4A16GemmConfig* w = W4A16WideConfigs(&wide);
     all.insert(all.end(), w, w + wide);
+    w = W4A16WideSwappedConfigs(&wide);
+    all.insert(all.end(), w, w + wide);
     return all;
   }();
   *count = static_cast<int>(configs.size());
   return configs.data();
 }
 
-// From bench/engine/kernel_bench's sweep on an H200 (bench/RESULTS.md), Mistral-7B shapes. kWide: one warpgroup per
-// CTA up to 64 rows, with two column blocks for gate/up; above, two warpgroups (four blocks for gate/up), except for
-// the q/k/v width between o_proj's and gate/up's, where one warpgroup stays faster (50.6 against 52.1 us at 128 rows).
-// kNarrow: up to
-// 8 rows one n8 tile per CTA and the bulk-copy ring (its four units in flight per warp); up to 16 two tiles, above
-// four, weights through registers.
+// From bench/engine/kernel_bench's sweep on an H200 (bench/RESULTS.md), Mistral-7B shapes. kWide up to 64 rows: the
+// swapped kernel (w4a16_wide_swapped.cu, two warpgroups, 64 rows per CTA), except for gate/up, where one warpgroup
+// with two column blocks stays faster (85 against 102 us at 64 rows; at 64 rows q/k/v 39.3 against 42.9 us, o_proj
+// 28.1 against 29.7, down_proj 63.3 against 70.8). Above 64 rows two warpgroups (four blocks for gate/up), except
+// for the q/k/v width between o_proj's and gate/up's, where one warpgroup stays faster (50.6 against 52.1 us at 128
+// rows); there the swapped kernel is slower on every shape (its activations are read once per 128 columns). kNarrow:
+// up to 8 rows one n8 tile per CTA and the bulk-copy ring (its four units in flight per warp); up to 16 two tiles,
+// above four, weights through registers.
 W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n) {
   constexpr int kLongN = 16384;  // gate/up's n (28672); q/k/v (6144), o_proj and down_proj (4096) are shorter
   constexpr int kSquareN = 4096;
   const int blocks = n / kW4BlockN;
   if (kind == W4A16GemmKind::kWide) {
+    if (m <= 64 && n < kLongN && blocks % 2 == 0) return {kW, 1, 4, 2, 1, 5, true};
     if (m <= 64 || (n > kSquareN && n < kLongN)) return {kW, 1, 4, n >= kLongN && blocks % 2 == 0 ? 2 : 1, 1, 4};
     return n >= kLongN && blocks % 4 == 0 ? W4A16GemmConfig{kW, 2, 4, 4, 1, 4} : W4A16GemmConfig{kW, 2, 4, 1, 1, 4};
   }
@@ -498,7 +504,10 @@ absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig
   if (p.n % (kW4BlockN * c.nw) != 0)
     return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: n=", p.n, " is not a multiple of the config's ",
                                                    kW4BlockN * c.nw, " columns"));
-  if (c.kind == W4A16GemmKind::kWide && LaunchW4A16Wide(p, c, stream)) return absl::OkStatus();
+  if (c.kind == W4A16GemmKind::kWide) {
+    const bool launched = c.swapped ? LaunchW4A16WideSwapped(p, c, stream) : LaunchW4A16Wide(p, c, stream);
+    if (launched) return absl::OkStatus();
+  }
   for (const ConfigEntry& e : kConfigs) {
     if (SameConfig(e.config, c)) {
       e.launch(p, stream);

@@ -236,7 +236,7 @@ const W4A16GemmConfig* W4A16WideConfigs(int* count) {
 
 bool LaunchW4A16Wide(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream) {
   for (const Entry& e : kWideConfigs) {
-    if (e.config.mw == c.mw && e.config.mt == c.mt && e.config.nw == c.nw && e.config.sk == c.sk &&
+    if (!c.swapped && e.config.mw == c.mw && e.config.mt == c.mt && e.config.nw == c.nw && e.config.sk == c.sk &&
         e.config.stages == c.stages) {
       e.launch(p, stream);
       return true;

@@ -15,5 +15,9 @@ namespace inference::cuda {
 const W4A16GemmConfig* W4A16WideConfigs(int* count);
 // Launches `c` (kind kWide) for validated params; false when no kernel has that config.
 bool LaunchW4A16Wide(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream);
+// The same for the swapped kernels (w4a16_wide_swapped.cu: weights as wgmma's A, in registers): mt = rows per CTA
+// / 16, nw = warpgroups, one column block each.
+const W4A16GemmConfig* W4A16WideSwappedConfigs(int* count);
+bool LaunchW4A16WideSwapped(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream);
 
 }  // namespace inference::cuda
