@@ -22,8 +22,8 @@ int LmHeadPlanRows(int m) { return m <= 32 ? 32 : m <= 128 ? 128 : 256; }
 
 // Decode rows up to kW4NarrowMaxRows take the kNarrow GEMM, up to kW4WideMaxRows the kWide one, more go with the
 // prefill rows through dequantize + cuBLAS. A batch of 32 computes what each of its sequences computes alone. H200,
-// Mistral-7B shapes, per layer (bench/RESULTS.md): kNarrow 140 us at 32 rows against kWide's 209; at 64 rows kNarrow
-// 280 against 227; at 128 rows kWide 294; at 256 kWide 574 against dequantize + cuBLAS's 501 (with the prefill
+// Mistral-7B shapes, per layer (bench/RESULTS.md): kNarrow 140 us at 32 rows against kWide's 162; at 64 rows kNarrow
+// 280 against 196; at 128 rows kWide 294; at 256 kWide 574 against dequantize + cuBLAS's 501 (with the prefill
 // chunk's algorithms; less with kPlanRowsDecode's). Engine steps at 128 rows: kWide 12.2-12.4 ms, dequantize +
 // cuBLAS (256-row algorithms) 13.2.
 constexpr int kW4NarrowMaxRows = 32;
