@@ -25,19 +25,21 @@ struct W4GroupScales {
   __half2 ss[8], zz[8];
 };
 
+// One tile's (scale, zero) half2, as the bits of a 32-bit word, in that form.
+__device__ __forceinline__ void W4ScaleZeroOf(uint32_t raw, __half2& ss, __half2& zz) {
+  const __half2 sz = *reinterpret_cast<const __half2*>(&raw);
+  ss = __half2half2(__low2half(sz));
+  zz = __hadd2(__half2half2(__high2half(sz)), __half2half2(__float2half(1024.f)));
+}
+
 // `group_block` points at the 64 half2 of one (column block, group) (global or shared memory).
 __device__ __forceinline__ W4GroupScales W4ScalesOf(const __half2* group_block, int lane) {
   const uint4* src = reinterpret_cast<const uint4*>(group_block + (lane / 4) * 8);
   const uint4 lo = src[0], hi = src[1];
   const uint32_t raw[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
   W4GroupScales s;
-  const __half2 magic = __half2half2(__float2half(1024.f));
 #pragma unroll
-  for (int i = 0; i < 8; ++i) {
-    const __half2 sz = *reinterpret_cast<const __half2*>(&raw[i]);
-    s.ss[i] = __half2half2(__low2half(sz));
-    s.zz[i] = __hadd2(__half2half2(__high2half(sz)), magic);
-  }
+  for (int i = 0; i < 8; ++i) W4ScaleZeroOf(raw[i], s.ss[i], s.zz[i]);
   return s;
 }
 

@@ -403,15 +403,11 @@ void LaunchTma(const W4A16GemmParams& p, cudaStream_t stream) {
   LaunchNarrow(kernel, grid, Narrow<MX>::kThreads, T::kSmemBytes, stream, p);
 }
 
-struct ConfigEntry {
-  W4A16GemmConfig config;
-  void (*launch)(const W4A16GemmParams&, cudaStream_t);
-};
 constexpr W4A16GemmKind kN = W4A16GemmKind::kNarrow, kW = W4A16GemmKind::kWide;
 // Every kNarrow shape the dispatcher or the benchmark may pick: {kind, mw, mt = MX, nw, sk, stages}. Shared memory
 // per CTA: 18, 36 and 72 KB.
 constexpr int kTmaUnits = 4;  // the bulk-copy ring's depth; 6 units, or the ring at 16 and 32 rows, measured slower
-constexpr ConfigEntry kConfigs[] = {
+constexpr W4A16GemmEntry kNarrowEntries[] = {
     {{kN, 1, 1, 1, 1, kWBuf}, Launch<1>},
     {{kN, 1, 2, 1, 1, kWBuf}, Launch<2>},
     {{kN, 1, 4, 1, 1, kWBuf}, Launch<4>},
@@ -421,6 +417,20 @@ constexpr ConfigEntry kConfigs[] = {
 bool SameConfig(const W4A16GemmConfig& a, const W4A16GemmConfig& b) {
   return a.kind == b.kind && a.mw == b.mw && a.mt == b.mt && a.nw == b.nw && a.sk == b.sk && a.stages == b.stages &&
          a.swapped == b.swapped;
+}
+
+// Every kernel of both kinds: kNarrow's above, kWide's from w4a16_wide.h.
+const std::vector<W4A16GemmEntry>& AllEntries() {
+  static const std::vector<W4A16GemmEntry> all = [] {
+    std::vector<W4A16GemmEntry> v(std::begin(kNarrowEntries), std::end(kNarrowEntries));
+    for (auto* table : {W4A16WideEntries, W4A16WideSwappedEntries}) {
+      int n = 0;
+      const W4A16GemmEntry* e = table(&n);
+      v.insert(v.end(), e, e + n);
+    }
+    return v;
+  }();
+  return all;
 }
 
 }  // namespace
@@ -464,14 +474,9 @@ absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p) {
 
 const W4A16GemmConfig* W4A16GemmConfigs(int* count) {
   static const std::vector<W4A16GemmConfig> configs = [] {
-    std::vector<W4A16GemmConfig> all;
-    for (const ConfigEntry& e : kConfigs) all.push_back(e.config);
-    int wide = 0;
-    const W4A16GemmConfig* w = W4A16WideConfigs(&wide);
-    all.insert(all.end(), w, w + wide);
-    w = W4A16WideSwappedConfigs(&wide);
-    all.insert(all.end(), w, w + wide);
-    return all;
+    std::vector<W4A16GemmConfig> v;
+    for (const W4A16GemmEntry& e : AllEntries()) v.push_back(e.config);
+    return v;
   }();
   *count = static_cast<int>(configs.size());
   return configs.data();
@@ -504,11 +509,7 @@ absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig
   if (p.n % (kW4BlockN * c.nw) != 0)
     return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: n=", p.n, " is not a multiple of the config's ",
                                                    kW4BlockN * c.nw, " columns"));
-  if (c.kind == W4A16GemmKind::kWide) {
-    const bool launched = c.swapped ? LaunchW4A16WideSwapped(p, c, stream) : LaunchW4A16Wide(p, c, stream);
-    if (launched) return absl::OkStatus();
-  }
-  for (const ConfigEntry& e : kConfigs) {
+  for (const W4A16GemmEntry& e : AllEntries()) {
     if (SameConfig(e.config, c)) {
       e.launch(p, stream);
       return absl::OkStatus();

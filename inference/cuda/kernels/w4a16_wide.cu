@@ -209,14 +209,10 @@ void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
   kernel<<<grid, C::kThreads, C::kSmemBytes, stream>>>(p);
 }
 
-struct Entry {
-  W4A16GemmConfig config;
-  void (*launch)(const W4A16GemmParams&, cudaStream_t);
-};
 constexpr W4A16GemmKind kW = W4A16GemmKind::kWide;
 // {kind, mw = warpgroups, mt = 4 (a warpgroup's 64 rows as m16 tiles), nw, sk = 1, stages}; shared memory per CTA
 // (KB) in the comments.
-constexpr Entry kWideConfigs[] = {
+constexpr W4A16GemmEntry kEntries[] = {
     {{kW, 1, 4, 1, 1, 4}, Launch<1, 1, 4>},  // 62
     {{kW, 1, 4, 2, 1, 4}, Launch<1, 2, 4>},  // 88
     {{kW, 1, 4, 4, 1, 3}, Launch<1, 4, 3>},  // 119
@@ -227,22 +223,9 @@ constexpr Entry kWideConfigs[] = {
 
 }  // namespace
 
-const W4A16GemmConfig* W4A16WideConfigs(int* count) {
-  static W4A16GemmConfig configs[std::size(kWideConfigs)];
-  for (size_t i = 0; i < std::size(kWideConfigs); ++i) configs[i] = kWideConfigs[i].config;
-  *count = static_cast<int>(std::size(kWideConfigs));
-  return configs;
-}
-
-bool LaunchW4A16Wide(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream) {
-  for (const Entry& e : kWideConfigs) {
-    if (!c.swapped && e.config.mw == c.mw && e.config.mt == c.mt && e.config.nw == c.nw && e.config.sk == c.sk &&
-        e.config.stages == c.stages) {
-      e.launch(p, stream);
-      return true;
-    }
-  }
-  return false;
+const W4A16GemmEntry* W4A16WideEntries(int* count) {
+  *count = static_cast<int>(std::size(kEntries));
+  return kEntries;
 }
 
 }  // namespace inference::cuda

@@ -1,7 +1,7 @@
-// Internal to the W4A16 GEMM (w4a16.h): the kWide kind's kernels (w4a16_wide.cu), launched through
-// LaunchW4A16GemmWith. Thread-safety: reentrant; never allocates.
+// Internal to the W4A16 GEMM (w4a16.h): the kernel tables of kind kWide, one per .cu, in which LaunchW4A16GemmWith
+// finds a config (w4a16_gemm.cu holds kNarrow's and the lookup). Thread-safety: reentrant; never allocates.
 //
-//   if (!LaunchW4A16Wide(params, config, stream)) return absl::InvalidArgumentError("no such config");
+//   for (const W4A16GemmEntry* e = W4A16WideEntries(&n); n-- > 0; ++e) ...
 #pragma once
 
 #include <cuda_runtime.h>
@@ -10,14 +10,17 @@
 
 namespace inference::cuda {
 
-// The kWide configs that exist: mw warpgroups along M (64 rows each; mt = 4 of them as m16 tiles), nw column
-// blocks, sk = 1, `stages` stages.
-const W4A16GemmConfig* W4A16WideConfigs(int* count);
-// Launches `c` (kind kWide) for validated params; false when no kernel has that config.
-bool LaunchW4A16Wide(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream);
-// The same for the swapped kernels (w4a16_wide_swapped.cu: weights as wgmma's A, in registers): mt = rows per CTA
-// / 16, nw = warpgroups, one column block each.
-const W4A16GemmConfig* W4A16WideSwappedConfigs(int* count);
-bool LaunchW4A16WideSwapped(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream);
+// A config and the launcher of its kernel, for validated params.
+struct W4A16GemmEntry {
+  W4A16GemmConfig config;
+  void (*launch)(const W4A16GemmParams&, cudaStream_t);
+};
+
+// w4a16_wide.cu: mw warpgroups along M (64 rows each; mt = 4 of them as m16 tiles), nw column blocks, sk = 1,
+// `stages` stages; the activations are wgmma's A, each stage's weights dequantized into shared memory.
+const W4A16GemmEntry* W4A16WideEntries(int* count);
+// w4a16_wide_swapped.cu (swapped = true): mt = rows per CTA / 16, nw warpgroups of one column block each; the weights
+// are wgmma's A, dequantized in registers.
+const W4A16GemmEntry* W4A16WideSwappedEntries(int* count);
 
 }  // namespace inference::cuda

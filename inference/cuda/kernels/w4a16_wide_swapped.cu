@@ -68,15 +68,9 @@ struct TileScales {
   __half2 ss[2], zz[2];
 };
 __device__ __forceinline__ TileScales TileScalesOf(uint2 raw) {
-  const __half2 magic = __half2half2(__float2half(1024.f));
-  const uint32_t words[2] = {raw.x, raw.y};
   TileScales t;
-#pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    const __half2 sz = *reinterpret_cast<const __half2*>(&words[i]);
-    t.ss[i] = __half2half2(__low2half(sz));
-    t.zz[i] = __hadd2(__half2half2(__high2half(sz)), magic);
-  }
+  W4ScaleZeroOf(raw.x, t.ss[0], t.zz[0]);
+  W4ScaleZeroOf(raw.y, t.ss[1], t.zz[1]);
   return t;
 }
 
@@ -211,13 +205,9 @@ void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
   kernel<<<grid, C::kThreads, C::kSmemBytes, stream>>>(p);
 }
 
-struct Entry {
-  W4A16GemmConfig config;
-  void (*launch)(const W4A16GemmParams&, cudaStream_t);
-};
 constexpr W4A16GemmKind kW = W4A16GemmKind::kWide;
 // {kind, mw = 1, mt = R / 16, nw = warpgroups (column blocks), sk = 1, stages, swapped}; shared memory per CTA (KB).
-constexpr Entry kSwappedConfigs[] = {
+constexpr W4A16GemmEntry kEntries[] = {
     {{kW, 1, 4, 1, 1, 5, true}, Launch<1, 64, 5>},   // 51
     {{kW, 1, 4, 2, 1, 5, true}, Launch<2, 64, 5>},   // 63
     {{kW, 1, 4, 2, 1, 8, true}, Launch<2, 64, 8>},   // 100
@@ -226,21 +216,9 @@ constexpr Entry kSwappedConfigs[] = {
 
 }  // namespace
 
-const W4A16GemmConfig* W4A16WideSwappedConfigs(int* count) {
-  static W4A16GemmConfig configs[std::size(kSwappedConfigs)];
-  for (size_t i = 0; i < std::size(kSwappedConfigs); ++i) configs[i] = kSwappedConfigs[i].config;
-  *count = static_cast<int>(std::size(kSwappedConfigs));
-  return configs;
-}
-
-bool LaunchW4A16WideSwapped(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream) {
-  for (const Entry& e : kSwappedConfigs) {
-    if (c.swapped && e.config.mt == c.mt && e.config.nw == c.nw && e.config.stages == c.stages) {
-      e.launch(p, stream);
-      return true;
-    }
-  }
-  return false;
+const W4A16GemmEntry* W4A16WideSwappedEntries(int* count) {
+  *count = static_cast<int>(std::size(kEntries));
+  return kEntries;
 }
 
 }  // namespace inference::cuda
