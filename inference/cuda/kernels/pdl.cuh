@@ -14,21 +14,33 @@ namespace inference::cuda {
 __device__ __forceinline__ void PdlWait() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
 __device__ __forceinline__ void PdlLaunchDependents() { asm volatile("griddepcontrol.launch_dependents;\n" ::); }
 
-// kernel<<<grid, block, smem, stream>>>(args...) with programmatic stream serialization allowed. On the legacy
-// default stream (nullptr), or with ProgrammaticLaunch() off (pdl.h), it launches the ordinary way.
+// kernel<<<grid, block, smem, stream>>>(args...) with programmatic stream serialization allowed and, when
+// cluster_y > 1, the CTAs in clusters of (1, cluster_y, 1) (the grid's y a multiple of it). On the legacy default
+// stream (nullptr), or with ProgrammaticLaunch() off (pdl.h), without the programmatic attribute.
 template <typename... Params, typename... Args>
-void LaunchPdl(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, Args&&... args) {
-  if (stream == nullptr || !ProgrammaticLaunch()) {
-    kernel<<<grid, block, smem, stream>>>(static_cast<Args&&>(args)...);
-    return;
+void LaunchPdlClusters(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                       int cluster_y, Args&&... args) {
+  cudaLaunchAttribute attr[2];
+  int n = 0;
+  if (cluster_y > 1) {
+    attr[n].id = cudaLaunchAttributeClusterDimension;
+    attr[n].val.clusterDim.x = 1, attr[n].val.clusterDim.y = cluster_y, attr[n].val.clusterDim.z = 1;
+    ++n;
   }
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  if (stream != nullptr && ProgrammaticLaunch()) {
+    attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[n].val.programmaticStreamSerializationAllowed = 1;
+    ++n;
+  }
   cudaLaunchConfig_t config = {};
   config.gridDim = grid, config.blockDim = block, config.dynamicSmemBytes = smem, config.stream = stream;
-  config.attrs = attr, config.numAttrs = 1;
+  config.attrs = attr, config.numAttrs = n;
   (void)cudaLaunchKernelEx(&config, kernel, static_cast<Args&&>(args)...);  // errors surface as the caller's check
+}
+
+template <typename... Params, typename... Args>
+void LaunchPdl(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, Args&&... args) {
+  LaunchPdlClusters(kernel, grid, block, smem, stream, 1, static_cast<Args&&>(args)...);
 }
 
 }  // namespace inference::cuda

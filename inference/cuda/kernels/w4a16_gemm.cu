@@ -163,8 +163,9 @@ __device__ __forceinline__ void NarrowFinish(const W4A16GemmParams& p, const War
         const float got = __shfl_xor_sync(0xffffffffu, odd ? e0 : e1, 4);
         pairs[j][mx][half] = odd ? make_float2(got, e1) : make_float2(e0, got);
       }
-  // Split K: the CTAs of a tile's K ranges form a cluster (LaunchNarrow); rank 0 adds the others' results from
-  // their shared memory in rank order, the order of the ranges, and stores the tile.
+  // Split K: the CTAs of a tile's K ranges form a cluster (LaunchPdlClusters; at most kW4MaxSplits = 8, the portable
+  // cluster size); rank 0 adds the others' results from their shared memory in rank order, the order of the ranges,
+  // and stores the tile.
   constexpr int kPairs = 4 * MX * 2;
   float2* flat_pairs = &pairs[0][0][0];
   if (p.splits > 1) {
@@ -366,21 +367,6 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U>::kMinCt
   NarrowFinish<MX>(p, r, math.acc, smem, warp, lane);
 }
 
-// The launch of both variants: the `splits` CTAs of a tile as one cluster (at most kW4MaxSplits = 8, the portable
-// cluster size), and programmatic dependent launch where pdl.h allows it.
-void LaunchNarrow(void (*kernel)(W4A16GemmParams), dim3 grid, int threads, int smem, cudaStream_t stream,
-                  const W4A16GemmParams& p) {
-  cudaLaunchAttribute attr[2];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = 1, attr[0].val.clusterDim.y = p.splits, attr[0].val.clusterDim.z = 1;
-  attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[1].val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t config = {};
-  config.gridDim = grid, config.blockDim = dim3(threads), config.dynamicSmemBytes = smem, config.stream = stream;
-  config.attrs = attr, config.numAttrs = stream != nullptr && ProgrammaticLaunch() ? 2 : 1;
-  (void)cudaLaunchKernelEx(&config, kernel, p);  // errors surface as the caller's check
-}
-
 template <int MX>
 void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
   using C = Narrow<MX>;
@@ -389,7 +375,7 @@ void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes);
   (void)attr;  // a failure here surfaces as the launch error the caller checks
   const dim3 grid((p.m + C::kRows - 1) / C::kRows, p.splits, p.n / kW4BlockN);
-  LaunchNarrow(kernel, grid, C::kThreads, C::kSmemBytes, stream, p);
+  LaunchPdlClusters(kernel, grid, dim3(C::kThreads), C::kSmemBytes, stream, p.splits, p);
 }
 
 template <int MX, int U>
@@ -400,7 +386,7 @@ void LaunchTma(const W4A16GemmParams& p, cudaStream_t stream) {
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmemBytes);
   (void)attr;  // a failure here surfaces as the launch error the caller checks
   const dim3 grid((p.m + 8 * MX - 1) / (8 * MX), p.splits, p.n / kW4BlockN);
-  LaunchNarrow(kernel, grid, Narrow<MX>::kThreads, T::kSmemBytes, stream, p);
+  LaunchPdlClusters(kernel, grid, dim3(Narrow<MX>::kThreads), T::kSmemBytes, stream, p.splits, p);
 }
 
 constexpr W4A16GemmKind kN = W4A16GemmKind::kNarrow, kW = W4A16GemmKind::kWide;
