@@ -1,7 +1,8 @@
 // The W4A16 GEMM of kind kWide with the operands swapped (w4a16.h): the weights are wgmma's A, dequantized straight
 // into registers, and the activation rows are its N, read from shared memory. w4a16_wide.cu is the other way round:
-// there every stage of weights goes through shared memory once dequantized, and each CTA covers at most 128 rows
-// with 64-column wgmma tiles, which left the tensor cores mostly waiting.
+// there every stage of weights goes through shared memory once dequantized and the activations are A. Up to 64 rows
+// this one is faster on q/k/v, o_proj and down_proj (bench/RESULTS.md, fifth round); above, it reads the activations
+// once per 128 columns, more than the other's CTAs of up to 256 columns, and is slower.
 //
 // A CTA of WG warpgroups owns 64*WG columns x R activation rows (R = wgmma's N, 64 or 128) and one of `splits`
 // ranges of K. Warpgroup w computes column block blockIdx.z * WG + w; its warp q the columns 16q..16q+15 of it, which
