@@ -195,24 +195,20 @@ int main(int argc, char** argv) {
             std::printf("  [%d %d %d %d %d%s]%s %.1f", c.mw, c.mt, c.nw, c.sk, c.stages, c.swapped ? "s" : "",
                         is_def ? "*" : "", us);
           }
-          if (!narrow)  // the swapped kernel of two warpgroups against the K split
+          // A config against the K split (`mark`: star the split the kind fixes for this shape).
+          auto sweep_splits = [&](const inference::cuda::W4A16GemmConfig& c, const char* label, bool mark) {
             for (int sp : {1, 2, 4, 8}) {
               p.splits = sp;
-              const inference::cuda::W4A16GemmConfig sw{kind, 1, m <= 64 ? 4 : 8, 2, 1, m <= 64 ? 5 : 4, true};
               const double us = 100.0 * TimeMs([&] {
-                for (int r = 0; r < 10; ++r) (void)inference::cuda::LaunchW4A16GemmWith(p, sw, nullptr);
+                for (int r = 0; r < 10; ++r) (void)inference::cuda::LaunchW4A16GemmWith(p, c, nullptr);
               });
-              std::printf("  swapped splits %d %.1f", sp, us);
+              std::printf("  %s %d%s %.1f", label, sp, mark && sp == splits ? "*" : "", us);
             }
-          if (!narrow || m == 1)
-            for (int sp : {1, 2, 4, 8}) {  // the K split the kind fixes per shape, against its neighbours
-              p.splits = sp;
-              const double us = 100.0 * TimeMs([&] {
-                for (int r = 0; r < 10; ++r) (void)inference::cuda::LaunchW4A16GemmWith(p, def, nullptr);
-              });
-              std::printf("  splits %d%s %.1f", sp, sp == splits ? "*" : "", us);
-            }
-          p.splits = splits;
+            p.splits = splits;
+          };
+          if (!narrow)  // the swapped kernel of two warpgroups
+            sweep_splits({kind, 1, m <= 64 ? 4 : 8, 2, 1, m <= 64 ? 5 : 4, true}, "swapped splits", false);
+          if (!narrow || m == 1) sweep_splits(def, "splits", true);  // the kind's split against its neighbours
           // As the engine runs them: ten launches in a CUDA graph, each on other weights (cold in L2, as every
           // layer's are), without and with programmatic dependent launch.
           if (narrow && m <= 16) {
