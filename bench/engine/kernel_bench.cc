@@ -167,7 +167,8 @@ int main(int argc, char** argv) {
     int sms = 0, count = 0;
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     const inference::cuda::W4A16GemmConfig* configs = inference::cuda::W4A16GemmConfigs(&count);
-    std::printf("gemm config sweep: linear kind m [mw mt nw sk stages] us (s: swapped, weights as wgmma's A)\n");
+    std::printf("gemm config sweep: linear kind m [mw mt nw sk stages] us (s: swapped, weights as wgmma's A; rN: N "
+                "activation rows per ring slot)\n");
     Buf cold(size_t{640} << 20);  // weight copies to rotate through: more than ten times the L2
     for (const Lin& l : lins) {
       Buf qw(size_t{1} * l.n * l.k / 2), sz(size_t{4} * l.n * (l.k / kGroup));
@@ -191,9 +192,9 @@ int main(int argc, char** argv) {
               for (int r = 0; r < 10; ++r) (void)inference::cuda::LaunchW4A16GemmWith(p, c, nullptr);
             });
             const bool is_def = c.mw == def.mw && c.mt == def.mt && c.nw == def.nw && c.sk == def.sk &&
-                                c.stages == def.stages && c.swapped == def.swapped;
-            std::printf("  [%d %d %d %d %d%s]%s %.1f", c.mw, c.mt, c.nw, c.sk, c.stages, c.swapped ? "s" : "",
-                        is_def ? "*" : "", us);
+                                c.stages == def.stages && c.swapped == def.swapped && c.x_rows == def.x_rows;
+            std::printf("  [%d %d %d %d %d%s%s]%s %.1f", c.mw, c.mt, c.nw, c.sk, c.stages, c.swapped ? "s" : "",
+                        c.x_rows ? (" r" + std::to_string(c.x_rows)).c_str() : "", is_def ? "*" : "", us);
           }
           // A config against the K split (`mark`: star the split the kind fixes for this shape).
           auto sweep_splits = [&](const inference::cuda::W4A16GemmConfig& c, const char* label, bool mark) {

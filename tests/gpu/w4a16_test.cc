@@ -218,7 +218,7 @@ TEST(W4A16, GemmRowsDoNotDependOnTheRowCount) {
         EXPECT_EQ(std::memcmp(got.data(), all.data(), got.size() * sizeof(float)), 0)
             << "k=" << s.k << " n=" << s.n << " " << KindName(kind) << " config mw=" << configs[i].mw
             << " mt=" << configs[i].mt << " nw=" << configs[i].nw << " sk=" << configs[i].sk
-            << " stages=" << configs[i].stages;
+            << " stages=" << configs[i].stages << " x_rows=" << configs[i].x_rows;
       }
       EXPECT_GE(tried, 2) << KindName(kind) << " n=" << c.n;
     }

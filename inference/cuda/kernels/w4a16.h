@@ -125,6 +125,8 @@ struct W4A16GemmConfig {
   W4A16GemmKind kind = W4A16GemmKind::kNarrow;
   int mw = 1, mt = 1, nw = 1, sk = 4, stages = 3;
   bool swapped = false;  // kWide with the weights as wgmma's A: mt = rows per CTA / 16, nw = warpgroups
+  int x_rows = 0;        // kNarrow's bulk-copy ring: activation rows per slot (0: the tile's 8 * mt); a launch of more
+                         // rows than that runs the tile-sized ring
 };
 W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n);
 const W4A16GemmConfig* W4A16GemmConfigs(int* count);

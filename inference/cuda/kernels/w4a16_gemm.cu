@@ -52,8 +52,9 @@ struct Narrow {
   static constexpr int kXBufHalves = kRows * kXRowHalves;
   static constexpr int kRingBytes = kXRing * kXBufHalves * 2;
   static constexpr int kReduceBytes = (kKWarps - 1) * 32 * kAcc * 4;
-  static constexpr int kPairBytes = 32 * kAcc / 2 * 8;  // warp 0's float2 results, read by the cluster's rank 0
-  static constexpr int kFinishBytes = kReduceBytes + kPairBytes;
+  static constexpr int kFinishBytes = kReduceBytes;
+  static constexpr int kInboxBytes = 32 * kAcc / 2 * 8;  // warp 0's float2 results of one split past the first, in
+                                                         // rank 0's shared memory (SplitInbox)
   static constexpr int kSmemBytes = std::max(kKWarps * kRingBytes, kFinishBytes);
   static constexpr int kMinCtasPerSm = MX == 1 ? 4 : MX == 2 ? 3 : 2;  // registers: 128, 168, 255 per thread
 };
@@ -88,15 +89,17 @@ struct NarrowMath {
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[j][mx][e] = 0.f;
   }
-  // xb: the unit's activations, rows of kXRowHalves; first: the unit starts a group, last: it ends one.
-  __device__ __forceinline__ void Unit(const uint4 (&w)[kUnitSteps], const __half* xb, int lane, bool first,
+  // xb: the unit's activations, rows of kXRowHalves, of which rows [0, rows) were loaded: the tile's rows past them
+  // read the last loaded row again (their sums are never stored), so nothing unloaded is read. first: the unit starts
+  // a group, last: it ends one.
+  __device__ __forceinline__ void Unit(const uint4 (&w)[kUnitSteps], const __half* xb, int rows, int lane, bool first,
                                        bool last) {
 #pragma unroll
     for (int f = 0; f < kUnitSteps; f += 2) {
       uint32_t b[MX][4];  // steps f and f + 1: (b0, b1) of each
 #pragma unroll
       for (int mx = 0; mx < MX; ++mx)
-        LdMatrixX4(b[mx], xb + (8 * mx + lane % 8) * kXRowHalves + kW4StepK * f + 8 * (lane / 8));
+        LdMatrixX4(b[mx], xb + min(8 * mx + lane % 8, rows - 1) * kXRowHalves + kW4StepK * f + 8 * (lane / 8));
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const uint32_t words[4] = {w[f + h].x, w[f + h].y, w[f + h].z, w[f + h].w};
@@ -131,10 +134,30 @@ __device__ __forceinline__ const uint4* ScaleSource(const W4A16GemmParams& p, co
          (lane / 4) * 2;
 }
 
+// Split K's reduction (the CTAs of a tile's K ranges form a cluster, LaunchPdlClusters; at most kW4MaxSplits = 8, the
+// portable cluster size): each rank past the first writes its results into rank 0's inbox, after the kernel's own
+// shared memory, and arrives on rank 0's mbarrier; rank 0 waits for them and adds them in rank order, the order of
+// the ranges. Nobody reads another CTA's shared memory, so the other ranks exit as soon as they have written. Start()
+// before the main loop: rank 0 initializes the mbarrier and every thread arrives on the cluster barrier; Finish waits
+// on it (long done by then) before writing into rank 0.
+struct SplitInbox {
+  uint64_t* bar;  // in every CTA's shared memory; rank 0's is used
+  unsigned char* slots;
+  int splits;
+  __device__ void Start() const {
+    if (splits < 2) return;
+    if (threadIdx.x == 0 && blockIdx.y == 0) {
+      MbarInit(bar, (splits - 1) * 32);
+      FenceMbarInit();
+    }
+    ClusterArriveRelaxed();
+  }
+};
+
 // After every warp's last use of shared memory: the warps' sums added in warp order by warp 0, then the tile stored.
 template <int MX>
 __device__ __forceinline__ void NarrowFinish(const W4A16GemmParams& p, const WarpRange& r, float (&acc)[4][MX][4],
-                                             unsigned char* smem, int warp, int lane) {
+                                             unsigned char* smem, const SplitInbox& inbox, int warp, int lane) {
   constexpr int kAcc = Narrow<MX>::kAcc;
   float* red = reinterpret_cast<float*>(smem);
   float* flat = &acc[0][0][0];
@@ -163,33 +186,32 @@ __device__ __forceinline__ void NarrowFinish(const W4A16GemmParams& p, const War
         const float got = __shfl_xor_sync(0xffffffffu, odd ? e0 : e1, 4);
         pairs[j][mx][half] = odd ? make_float2(got, e1) : make_float2(e0, got);
       }
-  // Split K: the CTAs of a tile's K ranges form a cluster (LaunchPdlClusters; at most kW4MaxSplits = 8, the portable
-  // cluster size); rank 0 adds the others' results from their shared memory in rank order, the order of the ranges,
-  // and stores the tile.
+  // Split K (SplitInbox): the ranks past the first hand their results to rank 0, which adds them in rank order and
+  // stores the tile.
   constexpr int kPairs = 4 * MX * 2;
   float2* flat_pairs = &pairs[0][0][0];
   if (p.splits > 1) {
-    float2* mine = reinterpret_cast<float2*>(smem + Narrow<MX>::kReduceBytes);
-    if (warp == 0) {
+    ClusterWait();  // rank 0's mbarrier is initialized
+    const int rank = blockIdx.y;  // the cluster spans the grid's y, one rank per K range
+    if (warp != 0) return;
+    if (rank > 0) {
+      float2* slot = cooperative_groups::this_cluster().map_shared_rank(
+          reinterpret_cast<float2*>(inbox.slots) + (rank - 1) * kPairs * 32, 0);
 #pragma unroll
-      for (int i = 0; i < kPairs; ++i) mine[i * 32 + lane] = flat_pairs[i];
+      for (int i = 0; i < kPairs; ++i) slot[i * 32 + lane] = flat_pairs[i];
+      MbarArriveRemote(inbox.bar, 0);
+      return;
     }
-    cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
-    cluster.sync();
-    const bool root = cluster.block_rank() == 0;
-    if (root && warp == 0) {
-      for (int s = 1; s < p.splits; ++s) {
-        const float2* theirs = cluster.map_shared_rank(mine, s);
+    MbarWaitCluster(inbox.bar, 0);
+    for (int s = 1; s < p.splits; ++s) {
+      const float2* theirs = reinterpret_cast<const float2*>(inbox.slots) + (s - 1) * kPairs * 32;
 #pragma unroll
-        for (int i = 0; i < kPairs; ++i) {
-          const float2 o = theirs[i * 32 + lane];
-          flat_pairs[i].x += o.x;
-          flat_pairs[i].y += o.y;
-        }
+      for (int i = 0; i < kPairs; ++i) {
+        const float2 o = theirs[i * 32 + lane];
+        flat_pairs[i].x += o.x;
+        flat_pairs[i].y += o.y;
       }
     }
-    cluster.sync();  // every rank's shared memory stays until rank 0 has read it
-    if (!root) return;
   }
   if (warp != 0) return;
   const int col0 = r.block * kW4BlockN + (g & ~1);
@@ -217,6 +239,9 @@ template <int MX>
 __global__ void __launch_bounds__(Narrow<MX>::kThreads, Narrow<MX>::kMinCtasPerSm) NarrowKernel(W4A16GemmParams p) {
   using C = Narrow<MX>;
   extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ __align__(8) uint64_t inbox_bar;
+  const SplitInbox inbox{&inbox_bar, smem + C::kSmemBytes, p.splits};
+  inbox.Start();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const WarpRange r(p, C::kRows, warp);
   const int nunits = r.nunits;
@@ -267,7 +292,8 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, Narrow<MX>::kMinCtasPerS
       const int next = r.g0 + u / r.units_per_group + 1;
       if (next < r.g1) s_raw[0] = s_src[next * kGroupUint4], s_raw[1] = s_src[next * kGroupUint4 + 1];
     }
-    math.Unit(wu, ring + (u % kXRing) * C::kXBufHalves, lane, in_group == 0, in_group == r.units_per_group - 1);
+    math.Unit(wu, ring + (u % kXRing) * C::kXBufHalves, C::kRows, lane, in_group == 0,
+              in_group == r.units_per_group - 1);
   };
   for (int u = 0; u < nunits; u += kWBuf) {
 #pragma unroll
@@ -280,26 +306,31 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, Narrow<MX>::kMinCtasPerS
   }
   CpAsyncWait<0>();
   __syncthreads();
-  NarrowFinish<MX>(p, r, math.acc, smem, warp, lane);
+  NarrowFinish<MX>(p, r, math.acc, smem, inbox, warp, lane);
 }
 
 // Variant 2: each warp keeps U units in flight in a shared-memory ring filled by bulk copies (the tensor memory
 // accelerator; one mbarrier per slot): a unit's 2 KB of weights by lane 0 and its activation rows by one lane each.
-template <int MX, int U>
+// A slot holds XR activation rows: the tile's 8 * MX, or 1 for launches of one row (a third less shared memory per
+// CTA; the tile's other rows read that row again, Unit's clamp).
+template <int MX, int U, int XR = 8 * MX>
 struct NarrowTma {
-  static constexpr int kXBytes = 8 * MX * kXRowHalves * 2;
+  static constexpr int kXBytes = XR * kXRowHalves * 2;
   static constexpr int kSlotBytes = kUnitSteps * kW4FragmentBytes + kXBytes;
   static constexpr int kWarpBytes = U * kSlotBytes;
   static constexpr int kSmemBytes = std::max(kKWarps * kWarpBytes, Narrow<MX>::kFinishBytes);
   static constexpr int kMinCtasPerSm = std::min(4, (227 * 1024) / (kSmemBytes + 1024));
 };
 
-template <int MX, int U>
-__global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U>::kMinCtasPerSm)
+template <int MX, int U, int XR>
+__global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kMinCtasPerSm)
     NarrowTmaKernel(W4A16GemmParams p) {
-  using T = NarrowTma<MX, U>;
+  using T = NarrowTma<MX, U, XR>;
   extern __shared__ __align__(128) unsigned char smem[];
   __shared__ __align__(8) uint64_t bars[kKWarps][U];
+  __shared__ __align__(8) uint64_t inbox_bar;
+  const SplitInbox inbox{&inbox_bar, smem + T::kSmemBytes, p.splits};
+  inbox.Start();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const WarpRange r(p, 8 * MX, warp);
   const int nunits = r.nunits;
@@ -324,7 +355,6 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U>::kMinCt
   const uint4* s_src = ScaleSource(p, r, lane);
   uint4 s_raw[2] = {};
   if (nunits > 0) s_raw[0] = s_src[r.g0 * kGroupUint4], s_raw[1] = s_src[r.g0 * kGroupUint4 + 1];
-  ZeroPastRows(reinterpret_cast<__half*>(ring + kUnitWBytes), T::kSlotBytes / 2, U, r.rows, 8 * MX, lane);
 
   PdlWait();
   PdlLaunchDependents();  // the next kernel may take its place as this one drains
@@ -351,7 +381,7 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U>::kMinCt
     uint4 w[kUnitSteps];
 #pragma unroll
     for (int f = 0; f < kUnitSteps; ++f) w[f] = reinterpret_cast<const uint4*>(base)[f * 32 + lane];
-    math.Unit(w, reinterpret_cast<const __half*>(base + kUnitWBytes), lane, in_group == 0,
+    math.Unit(w, reinterpret_cast<const __half*>(base + kUnitWBytes), r.rows, lane, in_group == 0,
               in_group == r.units_per_group - 1);
     __syncwarp();  // every lane is done with the slot before it is refilled
     if (u + U < nunits) {
@@ -364,45 +394,55 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U>::kMinCt
     }
   }
   __syncthreads();
-  NarrowFinish<MX>(p, r, math.acc, smem, warp, lane);
+  NarrowFinish<MX>(p, r, math.acc, smem, inbox, warp, lane);
 }
 
 template <int MX>
 void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
   using C = Narrow<MX>;
   auto* kernel = NarrowKernel<MX>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes);
+  static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                       C::kSmemBytes + (kW4MaxSplits - 1) * C::kInboxBytes);
   (void)attr;  // a failure here surfaces as the launch error the caller checks
   const dim3 grid((p.m + C::kRows - 1) / C::kRows, p.splits, p.n / kW4BlockN);
-  LaunchPdlClusters(kernel, grid, dim3(C::kThreads), C::kSmemBytes, stream, p.splits, p);
+  LaunchPdlClusters(kernel, grid, dim3(C::kThreads), C::kSmemBytes + (p.splits - 1) * C::kInboxBytes, stream,
+                    p.splits, p);
 }
 
-template <int MX, int U>
+template <int MX, int U, int XR = 8 * MX>
 void LaunchTma(const W4A16GemmParams& p, cudaStream_t stream) {
-  using T = NarrowTma<MX, U>;
-  auto* kernel = NarrowTmaKernel<MX, U>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmemBytes);
+  if constexpr (XR < 8 * MX) {
+    if (p.m > XR) return LaunchTma<MX, U, 8 * MX>(p, stream);  // the same arithmetic with whole tiles of rows
+  }
+  using T = NarrowTma<MX, U, XR>;
+  auto* kernel = NarrowTmaKernel<MX, U, XR>;
+  constexpr int kInbox = Narrow<MX>::kInboxBytes;
+  static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                       T::kSmemBytes + (kW4MaxSplits - 1) * kInbox);
   (void)attr;  // a failure here surfaces as the launch error the caller checks
   const dim3 grid((p.m + 8 * MX - 1) / (8 * MX), p.splits, p.n / kW4BlockN);
-  LaunchPdlClusters(kernel, grid, dim3(Narrow<MX>::kThreads), T::kSmemBytes, stream, p.splits, p);
+  LaunchPdlClusters(kernel, grid, dim3(Narrow<MX>::kThreads), T::kSmemBytes + (p.splits - 1) * kInbox, stream,
+                    p.splits, p);
 }
 
 constexpr W4A16GemmKind kN = W4A16GemmKind::kNarrow, kW = W4A16GemmKind::kWide;
-// Every kNarrow shape the dispatcher or the benchmark may pick: {kind, mw, mt = MX, nw, sk, stages}. Shared memory
-// per CTA: 18, 36 and 72 KB.
-constexpr int kTmaUnits = 4;  // the bulk-copy ring's depth; 6 units, or the ring at 16 and 32 rows, measured slower
+// Every kNarrow shape the dispatcher or the benchmark may pick: {kind, mw, mt = MX, nw, sk, stages, -, x_rows}.
+// Shared memory per CTA: 18, 36 and 72 KB (registers), 51 and 35 KB (ring of 8 and 1 activation rows).
+// The bulk-copy ring's depth. Measured in the engine at batch 1 (ring of one row; bench/RESULTS.md): 6 units as fast,
+// 8 and 12 slower (2.50 / 2.56 / 2.63 / 3.25 ms per step for 4 / 6 / 8 / 12); the ring at 16 and 32 rows is slower
+// than registers.
+constexpr int kTmaUnits = 4;
 constexpr W4A16GemmEntry kNarrowEntries[] = {
     {{kN, 1, 1, 1, 1, kWBuf}, Launch<1>},
     {{kN, 1, 2, 1, 1, kWBuf}, Launch<2>},
     {{kN, 1, 4, 1, 1, kWBuf}, Launch<4>},
     {{kN, 1, 1, 1, 1, kTmaUnits}, LaunchTma<1, kTmaUnits>},
+    {{kN, 1, 1, 1, 1, kTmaUnits, false, 1}, LaunchTma<1, kTmaUnits, 1>},
 };
 
 bool SameConfig(const W4A16GemmConfig& a, const W4A16GemmConfig& b) {
   return a.kind == b.kind && a.mw == b.mw && a.mt == b.mt && a.nw == b.nw && a.sk == b.sk && a.stages == b.stages &&
-         a.swapped == b.swapped;
+         a.swapped == b.swapped && a.x_rows == b.x_rows;
 }
 
 // Every kernel of both kinds: kNarrow's above, kWide's from w4a16_wide.h.
@@ -474,8 +514,9 @@ const W4A16GemmConfig* W4A16GemmConfigs(int* count) {
 // 28.1 against 29.7, down_proj 63.3 against 70.8). Above 64 rows two warpgroups (four blocks for gate/up), except
 // for the q/k/v width between o_proj's and gate/up's, where one warpgroup stays faster (50.6 against 52.1 us at 128
 // rows); there the swapped kernel is slower on every shape (its activations are read once per 128 columns). kNarrow:
-// up to 8 rows one n8 tile per CTA and the bulk-copy ring (its four units in flight per warp); up to 16 two tiles,
-// above four, weights through registers.
+// up to 8 rows one n8 tile per CTA and the bulk-copy ring (its four units in flight per warp; at one row, slots of one
+// activation row: 2.50 against 2.57 ms per engine step at batch 1); up to 16 two tiles, above four, weights through
+// registers.
 W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n) {
   constexpr int kLongN = 16384;  // gate/up's n (28672); q/k/v (6144), o_proj and down_proj (4096) are shorter
   constexpr int kSquareN = 4096;
@@ -485,6 +526,7 @@ W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n) {
     if (m <= 64 || (n > kSquareN && n < kLongN)) return {kW, 1, 4, n >= kLongN && blocks % 2 == 0 ? 2 : 1, 1, 4};
     return n >= kLongN && blocks % 4 == 0 ? W4A16GemmConfig{kW, 2, 4, 4, 1, 4} : W4A16GemmConfig{kW, 2, 4, 1, 1, 4};
   }
+  if (m == 1) return {kN, 1, 1, 1, 1, kTmaUnits, false, 1};
   if (m <= 8) return {kN, 1, 1, 1, 1, kTmaUnits};
   return {kN, 1, m <= 16 ? 2 : 4, 1, 1, kWBuf};
 }
