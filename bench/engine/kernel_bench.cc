@@ -1,5 +1,5 @@
 // Per-kernel times on the GPU for the Mistral-7B shapes: where a decode step and a prefill spend their time.
-// CUDA events around each launch, median of kReps after warm-up, fresh random inputs (never zeros).
+// CUDA events around each launch, median of 20 after warm-up (gpu_timing.h), fresh random inputs (never zeros).
 //
 //   kernel_bench [--out kernels.json]
 #include <cublas_v2.h>
@@ -14,6 +14,7 @@
 
 #include "base/json.h"
 #include "bench/engine/bench_model.h"
+#include "bench/engine/gpu_timing.h"
 #include "inference/cuda/kernels/attention.h"
 #include "inference/cuda/kernels/elementwise.h"
 #include "inference/cuda/kernels/pdl.h"
@@ -22,7 +23,6 @@
 
 namespace {
 
-constexpr int kReps = 20;
 constexpr int kHidden = 4096, kInter = 14336, kHeads = 32, kKvHeads = 8, kHeadDim = 128, kGroup = 128, kVocab = 32000;
 
 struct Buf {
@@ -40,59 +40,8 @@ struct Buf {
   template <typename T> T* as() const { return static_cast<T*>(p); }
 };
 
-double TimeMs(const std::function<void()>& fn) {
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  for (int i = 0; i < 3; ++i) fn();
-  std::vector<float> t;
-  for (int i = 0; i < kReps; ++i) {
-    cudaEventRecord(a);
-    fn();
-    cudaEventRecord(b);
-    cudaEventSynchronize(b);
-    float ms;
-    cudaEventElapsedTime(&ms, a, b);
-    t.push_back(ms);
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-// One replay of a CUDA graph of whatever `launch` enqueues on the stream it is given (the engine's decode steps are
-// graphs): median of kReps replays.
-double GraphMs(const std::function<void(cudaStream_t)>& launch) {
-  cudaStream_t s;
-  cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
-  launch(s);
-  if (cudaStreamEndCapture(s, &graph) != cudaSuccess || cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) {
-    std::printf("graph capture failed: %s\n", cudaGetErrorString(cudaGetLastError()));
-    cudaStreamDestroy(s);
-    return 0;
-  }
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  for (int i = 0; i < 3; ++i) cudaGraphLaunch(exec, s);
-  std::vector<float> t;
-  for (int i = 0; i < kReps; ++i) {
-    cudaEventRecord(a, s);
-    cudaGraphLaunch(exec, s);
-    cudaEventRecord(b, s);
-    cudaEventSynchronize(b);
-    float ms;
-    cudaEventElapsedTime(&ms, a, b);
-    t.push_back(ms);
-  }
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
-  cudaStreamDestroy(s);
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
+using bench::GraphMs;
+using bench::TimeMs;
 
 }  // namespace
 

@@ -15,12 +15,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <functional>
-#include <vector>
+
+#include "bench/engine/gpu_timing.h"
 
 namespace {
 
-constexpr int kThreads = 256, kCtasPerSm = 4, kInFlight = 4, kReps = 20, kChain = 10;
+constexpr int kThreads = 256, kCtasPerSm = 4, kInFlight = 4, kChain = 10;
 
 // Every 16 bytes of [src, src + n16) read once (kInFlight loads in flight per thread); the XOR keeps the loads.
 // With `pdl`, the kernel lets the next one start at once and waits for the one before only after its reads.
@@ -53,40 +53,6 @@ void Launch(const void* src, size_t bytes, unsigned* sink, bool pdl, cudaStream_
                      pdl ? 1 : 0);
 }
 
-double MedianUs(std::vector<float> t) {
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2] * 1000.0;
-}
-
-// Microseconds of one replay of `enqueue`, captured into a graph on its own stream; median of kReps.
-double GraphUs(const std::function<void(cudaStream_t)>& enqueue) {
-  cudaStream_t s;
-  cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
-  enqueue(s);
-  cudaStreamEndCapture(s, &graph);
-  cudaGraphInstantiate(&exec, graph, 0);
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  std::vector<float> t;
-  for (int r = 0; r < kReps + 3; ++r) {
-    cudaEventRecord(a, s);
-    cudaGraphLaunch(exec, s);
-    cudaEventRecord(b, s);
-    cudaEventSynchronize(b);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, a, b);
-    if (r >= 3) t.push_back(ms);
-  }
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
-  cudaStreamDestroy(s);
-  return MedianUs(t);
-}
-
 }  // namespace
 
 int main() {
@@ -117,24 +83,12 @@ int main() {
   for (const Lin& l : lins) {
     const size_t bytes = (l.n * l.k / 2 + l.n * (l.k / kGroup) * 4) / 16 * 16;
     auto at = [&](int r) { return static_cast<const char*>(buf) + (r % copies) * max_bytes; };
-    cudaEvent_t a, b;
-    cudaEventCreate(&a);
-    cudaEventCreate(&b);
-    std::vector<float> t;
-    for (int r = 0; r < kReps + 3; ++r) {
-      cudaEventRecord(a);
-      Launch(at(r), bytes, sink, false, nullptr, ctas);
-      cudaEventRecord(b);
-      cudaEventSynchronize(b);
-      float ms = 0;
-      cudaEventElapsedTime(&ms, a, b);
-      if (r >= 3) t.push_back(ms);
-    }
-    const double alone = MedianUs(t);
+    int r = 0;
+    const double alone = 1000.0 * bench::TimeMs([&] { Launch(at(r++), bytes, sink, false, nullptr, ctas); });
     double per[2];
     for (bool pdl : {false, true}) {
-      per[pdl] = GraphUs([&](cudaStream_t s) {
-        for (int r = 0; r < kChain; ++r) Launch(at(r), bytes, sink, pdl, s, ctas);
+      per[pdl] = 1000.0 * bench::GraphMs([&](cudaStream_t s) {
+        for (int i = 0; i < kChain; ++i) Launch(at(i), bytes, sink, pdl, s, ctas);
       }) / kChain;
     }
     chain_sum += per[0], overlap_sum += per[1];

@@ -225,11 +225,7 @@ __global__ void __launch_bounds__(kThreads) DecodeAttentionKernel(const PagedAtt
     }
   }
 
-  if (workers > 1) {
-    if (!ArriveLast<HD>(p, qi, kvh, workers)) return;
-    if (owner && og < group) FoldRecords<HD>(p, qi, kvh * group + og, od, ks.count, run);
-  }
-  if (owner && og < group) StoreOutput<HD>(p, t, kvh * group + og, od, run);
+  FinishQuery<HD>(p, t, qi, kvh, group, workers, ks.count, owner, og, od, run);
 }
 
 template <int HD, int G>

@@ -139,6 +139,19 @@ __device__ __forceinline__ void StoreOutput(const PagedAttentionParams& p, int t
   for (int i = 0; i < N; ++i) out[i] = __float2half_rn(__fdiv_rn(run.a[i], run.l));
 }
 
+// A worker's last step for its query and KV head (all threads of the CTA, after storing or merging its records):
+// with one worker, its running record is the result; with several, the last to arrive folds every record in split
+// order. The thread's N elements od.. of query head og of the KV head's group are stored where it owns them.
+template <int HD, int N>
+__device__ __forceinline__ void FinishQuery(const PagedAttentionParams& p, int t, int qi, int kvh, int group,
+                                            int workers, int count, bool owner, int og, int od, Partial<N>& run) {
+  if (workers > 1) {
+    if (!ArriveLast<HD>(p, qi, kvh, workers)) return;
+    if (owner && og < group) FoldRecords<HD>(p, qi, kvh * group + og, od, count, run);
+  }
+  if (owner && og < group) StoreOutput<HD>(p, t, kvh * group + og, od, run);
+}
+
 // The tensor-core kernel's launch for head_dim 64 and 128 (attention_decode_mma.cu); false for other shapes.
 bool LaunchDecodeAttentionMma(const PagedAttentionParams& p, cudaStream_t stream);
 bool DecodeAttentionMmaSupports(int head_dim);

@@ -235,11 +235,7 @@ __global__ void __launch_bounds__(kThreads, kMinCtasPerSm)
     s = next_s, r = next_r, buf ^= 1;
   }
 
-  if (workers > 1) {
-    if (!ArriveLast<HD>(p, qi, kvh, workers)) return;
-    if (owner && og < group) FoldRecords<HD>(p, qi, kvh * group + og, od, ks.count, run);
-  }
-  if (owner && og < group) StoreOutput<HD>(p, t, kvh * group + og, od, run);
+  FinishQuery<HD>(p, t, qi, kvh, group, workers, ks.count, owner, og, od, run);
 }
 
 template <int HD, int G>

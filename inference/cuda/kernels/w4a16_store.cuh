@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cuda_fp16.h>
+#include <cuda_runtime.h>
 
 #include <cstdint>
 
@@ -52,6 +53,15 @@ __device__ __forceinline__ void W4StoreTile(const W4A16GemmParams& p, int split,
     }
     *reinterpret_cast<__half2*>(p.y + static_cast<int64_t>(row) * p.ldy + col) = __floats2half2_rn(v.x, v.y);
   });
+}
+
+// Launches a GEMM kernel of the kWide kind on `p` with `smem` bytes of dynamic shared memory, the kernel's limit
+// raised once (a failure there surfaces as the launch error the caller checks).
+template <auto kKernel>
+void LaunchW4Kernel(const W4A16GemmParams& p, dim3 grid, int threads, int smem, cudaStream_t stream) {
+  static const cudaError_t attr = cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+  (void)attr;
+  kKernel<<<grid, threads, smem, stream>>>(p);
 }
 
 }  // namespace inference::cuda

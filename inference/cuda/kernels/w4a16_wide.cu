@@ -201,12 +201,8 @@ __global__ void __launch_bounds__(Wide<WG, NW, STAGES>::kThreads) WideKernel(W4A
 template <int WG, int NW, int STAGES>
 void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
   using C = Wide<WG, NW, STAGES>;
-  auto* kernel = WideKernel<WG, NW, STAGES>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes);
-  (void)attr;  // a failure here surfaces as the launch error the caller checks
   const dim3 grid((p.m + C::kRows - 1) / C::kRows, p.splits, p.n / (kW4BlockN * NW));
-  kernel<<<grid, C::kThreads, C::kSmemBytes, stream>>>(p);
+  LaunchW4Kernel<WideKernel<WG, NW, STAGES>>(p, grid, C::kThreads, C::kSmemBytes, stream);
 }
 
 constexpr W4A16GemmKind kW = W4A16GemmKind::kWide;

@@ -198,12 +198,8 @@ __global__ void __launch_bounds__(Swapped<WG, R, STAGES>::kThreads, Swapped<WG, 
 template <int WG, int R, int STAGES>
 void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
   using C = Swapped<WG, R, STAGES>;
-  auto* kernel = SwappedKernel<WG, R, STAGES>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes);
-  (void)attr;  // a failure here surfaces as the launch error the caller checks
   const dim3 grid((p.m + R - 1) / R, p.splits, p.n / (kW4BlockN * WG));
-  kernel<<<grid, C::kThreads, C::kSmemBytes, stream>>>(p);
+  LaunchW4Kernel<SwappedKernel<WG, R, STAGES>>(p, grid, C::kThreads, C::kSmemBytes, stream);
 }
 
 constexpr W4A16GemmKind kW = W4A16GemmKind::kWide;
