@@ -138,8 +138,8 @@ __device__ __forceinline__ const uint4* ScaleSource(const W4A16GemmParams& p, co
 // portable cluster size): each rank past the first writes its results into rank 0's inbox, after the kernel's own
 // shared memory, and arrives on rank 0's mbarrier; rank 0 waits for them and adds them in rank order, the order of
 // the ranges. Nobody reads another CTA's shared memory, so the other ranks exit as soon as they have written. Start()
-// before the main loop: rank 0 initializes the mbarrier and every thread arrives on the cluster barrier; Finish waits
-// on it (long done by then) before writing into rank 0.
+// before the main loop: rank 0 initializes the mbarrier and every thread arrives on the cluster barrier;
+// NarrowFinish waits on it (long done by then) before writing into rank 0.
 struct SplitInbox {
   uint64_t* bar;  // in every CTA's shared memory; rank 0's is used
   unsigned char* slots;
@@ -428,9 +428,9 @@ void LaunchTma(const W4A16GemmParams& p, cudaStream_t stream) {
 constexpr W4A16GemmKind kN = W4A16GemmKind::kNarrow, kW = W4A16GemmKind::kWide;
 // Every kNarrow shape the dispatcher or the benchmark may pick: {kind, mw, mt = MX, nw, sk, stages, -, x_rows}.
 // Shared memory per CTA: 18, 36 and 72 KB (registers), 51 and 35 KB (ring of 8 and 1 activation rows).
-// The bulk-copy ring's depth. Measured in the engine at batch 1 (ring of one row; bench/RESULTS.md): 6 units as fast,
-// 8 and 12 slower (2.50 / 2.56 / 2.63 / 3.25 ms per step for 4 / 6 / 8 / 12); the ring at 16 and 32 rows is slower
-// than registers.
+// The bulk-copy ring's depth. Measured in the engine at batch 1 (ring of one row; bench/RESULTS.md): 2 and 3 units as
+// fast, 6, 8 and 12 slower (2.50 / 2.56 / 2.63 / 3.25 ms per step for 4 / 6 / 8 / 12); the ring at 16 and 32 rows is
+// slower than registers.
 constexpr int kTmaUnits = 4;
 constexpr W4A16GemmEntry kNarrowEntries[] = {
     {{kN, 1, 1, 1, 1, kWBuf}, Launch<1>},
