@@ -140,8 +140,7 @@ int main(int argc, char** argv) {
             const double us = 100.0 * TimeMs([&] {
               for (int r = 0; r < 10; ++r) (void)inference::cuda::LaunchW4A16GemmWith(p, c, nullptr);
             });
-            const bool is_def = c.mw == def.mw && c.mt == def.mt && c.nw == def.nw && c.sk == def.sk &&
-                                c.stages == def.stages && c.swapped == def.swapped && c.x_rows == def.x_rows;
+            const bool is_def = c == def;
             std::printf("  [%d %d %d %d %d%s%s]%s %.1f", c.mw, c.mt, c.nw, c.sk, c.stages, c.swapped ? "s" : "",
                         c.x_rows ? (" r" + std::to_string(c.x_rows)).c_str() : "", is_def ? "*" : "", us);
           }

@@ -128,6 +128,10 @@ struct W4A16GemmConfig {
   int x_rows = 0;        // kNarrow's bulk-copy ring: activation rows per slot (0: the tile's 8 * mt); a launch of more
                          // rows than that runs the tile-sized ring
 };
+inline bool operator==(const W4A16GemmConfig& a, const W4A16GemmConfig& b) {
+  return a.kind == b.kind && a.mw == b.mw && a.mt == b.mt && a.nw == b.nw && a.sk == b.sk && a.stages == b.stages &&
+         a.swapped == b.swapped && a.x_rows == b.x_rows;
+}
 W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n);
 const W4A16GemmConfig* W4A16GemmConfigs(int* count);
 [[nodiscard]] absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c,

@@ -440,11 +440,6 @@ constexpr W4A16GemmEntry kNarrowEntries[] = {
     {{kN, 1, 1, 1, 1, kTmaUnits, false, 1}, LaunchTma<1, kTmaUnits, 1>},
 };
 
-bool SameConfig(const W4A16GemmConfig& a, const W4A16GemmConfig& b) {
-  return a.kind == b.kind && a.mw == b.mw && a.mt == b.mt && a.nw == b.nw && a.sk == b.sk && a.stages == b.stages &&
-         a.swapped == b.swapped && a.x_rows == b.x_rows;
-}
-
 // Every kernel of both kinds: kNarrow's above, kWide's from w4a16_wide.h.
 const std::vector<W4A16GemmEntry>& AllEntries() {
   static const std::vector<W4A16GemmEntry> all = [] {
@@ -538,7 +533,7 @@ absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig
     return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: n=", p.n, " is not a multiple of the config's ",
                                                    kW4BlockN * c.nw, " columns"));
   for (const W4A16GemmEntry& e : AllEntries()) {
-    if (SameConfig(e.config, c)) {
+    if (e.config == c) {
       e.launch(p, stream);
       return absl::OkStatus();
     }
