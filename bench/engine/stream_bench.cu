@@ -17,6 +17,9 @@
 #include <cstdio>
 
 #include "bench/engine/gpu_timing.h"
+#include "inference/cuda/kernels/pdl.h"
+#include "inference/cuda/kernels/w4a16.h"
+#include "inference/cuda/kernels/w4a16_fragment.cuh"
 
 namespace {
 
@@ -51,6 +54,77 @@ void Launch(const void* src, size_t bytes, unsigned* sink, bool pdl, cudaStream_
   config.attrs = &attr, config.numAttrs = pdl ? 1 : 0;
   cudaLaunchKernelEx(&config, ReadKernel, static_cast<const uint4*>(src), static_cast<int64_t>(bytes / 16), sink,
                      pdl ? 1 : 0);
+}
+
+// The same bytes read the way kNarrow reads them at one row (w4a16_gemm.cu), without its arithmetic: grid (split,
+// 64-column block), four warps per CTA each taking a quarter of the split's whole 128-k groups, one 2 KB unit (64 k
+// of the block) at a time with U units in flight per warp, through a bulk-copy ring (kTma) or registers. A unit is
+// consumed (XORed) before its slot is refilled, as the GEMM does.
+constexpr int kUnitBytes = 2048, kWarps = 4;
+template <bool kTma, int U>
+__global__ void __launch_bounds__(32 * kWarps) GemmShapedRead(const unsigned char* w, int k, int splits,
+                                                             unsigned* sink) {
+  __shared__ __align__(128) unsigned char ring[kTma ? kWarps * U * kUnitBytes : 16];
+  __shared__ __align__(8) uint64_t bars[kWarps][U];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int groups = k / 128, per_split = (groups + splits - 1) / splits;
+  const int cg0 = min(groups, int(blockIdx.x) * per_split), cg1 = min(groups, cg0 + per_split);
+  const int per_warp = (cg1 - cg0 + kWarps - 1) / kWarps;
+  const int g0 = min(cg1, cg0 + warp * per_warp), g1 = min(cg1, g0 + per_warp);
+  const int nunits = 2 * (g1 - g0);
+  const unsigned char* src = w + (int64_t(blockIdx.y) * (k / 64) + 2 * g0) * kUnitBytes;
+  unsigned acc = 0;
+  if constexpr (kTma) {
+    using namespace inference::cuda;
+    unsigned char* mine = ring + warp * U * kUnitBytes;
+    uint64_t* bar = bars[warp];
+    if (lane == 0) {
+      for (int i = 0; i < U; ++i) MbarInit(&bar[i], 1);
+      FenceMbarInit();
+      for (int i = 0; i < U && i < nunits; ++i) {
+        MbarArriveExpectTx(&bar[i], kUnitBytes);
+        BulkCopyToShared(mine + i * kUnitBytes, src + int64_t(i) * kUnitBytes, kUnitBytes, &bar[i]);
+      }
+    }
+    __syncwarp();
+    for (int u = 0; u < nunits; ++u) {
+      MbarWait(&bar[u % U], (u / U) & 1);
+#pragma unroll
+      for (int f = 0; f < 4; ++f) {
+        const uint4 v = reinterpret_cast<const uint4*>(mine + (u % U) * kUnitBytes)[f * 32 + lane];
+        acc ^= v.x ^ v.y ^ v.z ^ v.w;
+      }
+      __syncwarp();
+      if (lane == 0 && u + U < nunits) {
+        MbarArriveExpectTx(&bar[u % U], kUnitBytes);
+        BulkCopyToShared(mine + (u % U) * kUnitBytes, src + int64_t(u + U) * kUnitBytes, kUnitBytes, &bar[u % U]);
+      }
+    }
+  } else {
+    const uint4* s16 = reinterpret_cast<const uint4*>(src) + lane;
+    uint4 r[U][4];
+#pragma unroll
+    for (int i = 0; i < U; ++i)
+#pragma unroll
+      for (int f = 0; f < 4; ++f) r[i][f] = i < nunits ? __ldcs(s16 + (i * 4 + f) * 32) : make_uint4(0, 0, 0, 0);
+    for (int u = 0; u < nunits; u += U) {
+#pragma unroll
+      for (int i = 0; i < U; ++i) {
+#pragma unroll
+        for (int f = 0; f < 4; ++f) acc ^= r[i][f].x ^ r[i][f].y ^ r[i][f].z ^ r[i][f].w;
+        if (u + i + U < nunits)
+#pragma unroll
+          for (int f = 0; f < 4; ++f) r[i][f] = __ldcs(s16 + ((u + i + U) * 4 + f) * 32);
+      }
+    }
+  }
+  if (acc == 0x9e3779b9u) sink[0] = acc;
+}
+
+template <bool kTma, int U>
+void LaunchShaped(const void* w, int n, int k, int splits, unsigned* sink, cudaStream_t stream) {
+  GemmShapedRead<kTma, U><<<dim3(splits, n / 64), 32 * kWarps, 0, stream>>>(static_cast<const unsigned char*>(w), k,
+                                                                             splits, sink);
 }
 
 }  // namespace
@@ -97,6 +171,50 @@ int main() {
   }
   std::printf("four linears of a layer: chain %.1f us, overlap %.1f us; x32 layers: %.3f / %.3f ms\n", chain_sum,
               overlap_sum, 32 * chain_sum / 1000, 32 * overlap_sum / 1000);
+  // kNarrow's read pattern at one row, its grid and split (ten-launch chains as above, weights only), then the GEMM
+  // itself at one row (LaunchW4A16Gemm, weights and scales cold), without and with programmatic launch.
+  const size_t sz_bytes = 2 * kInter * (kHidden / kGroup) * 4;
+  void *x = nullptr, *y = nullptr, *sz = nullptr;
+  if (cudaMalloc(&x, 2 * kInter) != cudaSuccess || cudaMalloc(&y, 4 * kInter) != cudaSuccess ||
+      cudaMalloc(&sz, kChain * sz_bytes) != cudaSuccess) {
+    std::fprintf(stderr, "stream_bench: allocation failed\n");
+    return 1;
+  }
+  cudaMemset(x, 0, 2 * kInter);
+  cudaMemset(sz, 0, kChain * sz_bytes);
+  std::printf("kNarrow's reads without its arithmetic, and the GEMM, one row, chain us each:\n"
+              "%-10s %6s %8s %8s %8s %8s %8s %8s %8s\n", "linear", "splits", "tma U2", "tma U4", "tma U8", "regs U2",
+              "regs U4", "gemm", "gemm+pdl");
+  for (const Lin& l : lins) {
+    const int splits = inference::cuda::W4A16GemmSplits(inference::cuda::W4A16GemmKind::kNarrow, l.n, l.k, sms);
+    auto at = [&](int r) { return static_cast<const char*>(buf) + (r % copies) * max_bytes; };
+    using Fn = void (*)(const void*, int, int, int, unsigned*, cudaStream_t);
+    std::printf("%-10s %6d", l.name, splits);
+    for (Fn fn : {Fn(LaunchShaped<true, 2>), Fn(LaunchShaped<true, 4>), Fn(LaunchShaped<true, 8>),
+                  Fn(LaunchShaped<false, 2>), Fn(LaunchShaped<false, 4>)}) {
+      const double us = 1000.0 * bench::GraphMs([&](cudaStream_t s) {
+        for (int i = 0; i < kChain; ++i) fn(at(i), int(l.n), int(l.k), splits, sink, s);
+      }) / kChain;
+      std::printf(" %8.2f", us);
+    }
+    inference::cuda::W4A16GemmParams p;
+    p.x = static_cast<const __half*>(x), p.ldx = l.k, p.y = static_cast<__half*>(y), p.ldy = l.n;
+    p.m = 1, p.n = int(l.n), p.k = int(l.k), p.group = kGroup, p.splits = splits;
+    for (bool pdl : {false, true}) {
+      inference::cuda::SetProgrammaticLaunch(pdl);
+      const double us = 1000.0 * bench::GraphMs([&](cudaStream_t s) {
+        for (int i = 0; i < kChain; ++i) {
+          inference::cuda::W4A16GemmParams q = p;
+          q.qweight = reinterpret_cast<const uint32_t*>(at(i));
+          q.scale_zero = reinterpret_cast<const __half2*>(static_cast<const char*>(sz) + i * sz_bytes);
+          inference::cuda::LaunchW4A16Gemm(q, s);
+        }
+      }) / kChain;
+      std::printf(" %8.2f", us);
+    }
+    inference::cuda::SetProgrammaticLaunch(true);
+    std::printf("\n");
+  }
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) std::fprintf(stderr, "stream_bench: %s\n", cudaGetErrorString(err));
   return err == cudaSuccess ? 0 : 1;

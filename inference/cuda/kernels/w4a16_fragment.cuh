@@ -19,6 +19,15 @@ inline constexpr int kW4StageSBytes = 64 * 4;  // a column block's (scale, zero)
 inline constexpr uint32_t kHalfMagic1024 = 0x64006400u;  // half2(1024, 1024): OR a nibble in to get 1024 + q exactly
 inline constexpr uint32_t kLowNibbles = 0x000F000Fu;
 
+// (word & kMask) | kHalfMagic1024 in one LOP3: written in C++, the two constants make it an AND and an OR (a LOP3
+// takes one immediate), a third more instructions in the dequantizations below.
+template <uint32_t kMask>
+__device__ __forceinline__ uint32_t MaskedHalfMagic(uint32_t word) {
+  uint32_t r;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(r) : "r"(word), "n"(kMask), "n"(kHalfMagic1024));
+  return r;
+}
+
 // One lane's (scale, zero) for its eight n8 tiles of a 64-column block in one group, as the half2 the
 // dequantization wants: ss[i] = (scale, scale), zz[i] = (1024 + zero, 1024 + zero).
 struct W4GroupScales {
@@ -53,7 +62,7 @@ __device__ __forceinline__ W4GroupScales LoadW4GroupScales(const __half2* scale_
 __device__ __forceinline__ void DequantW4Word(uint32_t word, const W4GroupScales& s, int j, __half2 (&out)[4]) {
 #pragma unroll
   for (int part = 0; part < 4; ++part) {
-    const uint32_t bits = ((word >> (4 * part)) & kLowNibbles) | kHalfMagic1024;
+    const uint32_t bits = MaskedHalfMagic<kLowNibbles>(word >> (4 * part));
     const int tile = 2 * j + part / 2;
     out[part] = __hmul2(__hsub2(*reinterpret_cast<const __half2*>(&bits), s.zz[tile]), s.ss[tile]);
   }
@@ -90,8 +99,8 @@ __device__ __forceinline__ void DequantW4WordCentered(uint32_t word, const W4Cen
                                                       uint32_t (&a)[4]) {
   const __half2 sixteenth = __half2half2(__float2half(0.0625f));
   const uint32_t up = word >> 8;
-  const uint32_t n0 = (word & kLowNibbles) | kHalfMagic1024, n1 = (word & (kLowNibbles << 4)) | kHalfMagic1024;
-  const uint32_t n2 = (up & kLowNibbles) | kHalfMagic1024, n3 = (up & (kLowNibbles << 4)) | kHalfMagic1024;
+  const uint32_t n0 = MaskedHalfMagic<kLowNibbles>(word), n1 = MaskedHalfMagic<(kLowNibbles << 4)>(word);
+  const uint32_t n2 = MaskedHalfMagic<kLowNibbles>(up), n3 = MaskedHalfMagic<(kLowNibbles << 4)>(up);
   auto h = [](const uint32_t& v) { return *reinterpret_cast<const __half2*>(&v); };
   const __half2 r0 = __hsub2(h(n0), c.lo[2 * j]), r2 = __hfma2(h(n1), sixteenth, c.hi[2 * j]);
   const __half2 r1 = __hsub2(h(n2), c.lo[2 * j + 1]), r3 = __hfma2(h(n3), sixteenth, c.hi[2 * j + 1]);
@@ -99,14 +108,6 @@ __device__ __forceinline__ void DequantW4WordCentered(uint32_t word, const W4Cen
   a[1] = *reinterpret_cast<const uint32_t*>(&r1);
   a[2] = *reinterpret_cast<const uint32_t*>(&r2);
   a[3] = *reinterpret_cast<const uint32_t*>(&r3);
-}
-
-// d = a * b with zero accumulators (the first k16 step of a sum).
-__device__ __forceinline__ void MmaM16N8K16Zero(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%10,%10,%10};\n"
-      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "f"(0.f));
 }
 
 __device__ __forceinline__ uint32_t AsU32(__half2 h) { return *reinterpret_cast<const uint32_t*>(&h); }

@@ -94,6 +94,14 @@ struct NarrowMath {
   // a group, last: it ends one.
   __device__ __forceinline__ void Unit(const uint4 (&w)[kUnitSteps], const __half* xb, int rows, int lane, bool first,
                                        bool last) {
+    if (first) {  // a group's sums start at zero (cheaper than a zero-accumulator variant of each first mma)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int mx = 0; mx < MX; ++mx)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) sum[j][mx][e] = 0.f;
+    }
 #pragma unroll
     for (int f = 0; f < kUnitSteps; f += 2) {
       uint32_t b[MX][4];  // steps f and f + 1: (b0, b1) of each
@@ -109,10 +117,7 @@ struct NarrowMath {
           DequantW4WordCentered(words[j], sc, j, a);
 #pragma unroll
           for (int mx = 0; mx < MX; ++mx) {
-            if (f + h == 0 && first)
-              MmaM16N8K16Zero(sum[j][mx], a, b[mx][2 * h], b[mx][2 * h + 1]);
-            else
-              MmaM16N8K16(sum[j][mx], a, b[mx][2 * h], b[mx][2 * h + 1]);
+            MmaM16N8K16(sum[j][mx], a, b[mx][2 * h], b[mx][2 * h + 1]);
           }
         }
       }

@@ -81,7 +81,7 @@ __device__ __forceinline__ void DequantWordA(uint32_t word, const TileScales& s,
   constexpr int kReg[4] = {0, 2, 1, 3};
 #pragma unroll
   for (int part = 0; part < 4; ++part) {
-    const uint32_t bits = ((word >> (4 * part)) & kLowNibbles) | kHalfMagic1024;
+    const uint32_t bits = MaskedHalfMagic<kLowNibbles>(word >> (4 * part));
     const __half2 v = __hmul2(__hsub2(*reinterpret_cast<const __half2*>(&bits), s.zz[part / 2]), s.ss[part / 2]);
     a[kReg[part]] = *reinterpret_cast<const uint32_t*>(&v);
   }
