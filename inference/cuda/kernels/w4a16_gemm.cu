@@ -87,21 +87,12 @@ struct NarrowMath {
 #pragma unroll
       for (int mx = 0; mx < MX; ++mx)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) acc[j][mx][e] = 0.f;
+        for (int e = 0; e < 4; ++e) acc[j][mx][e] = sum[j][mx][e] = 0.f;
   }
   // xb: the unit's activations, rows of kXRowHalves, of which rows [0, rows) were loaded: the tile's rows past them
-  // read the last loaded row again (their sums are never stored), so nothing unloaded is read. first: the unit starts
-  // a group, last: it ends one.
-  __device__ __forceinline__ void Unit(const uint4 (&w)[kUnitSteps], const __half* xb, int rows, int lane, bool first,
-                                       bool last) {
-    if (first) {  // a group's sums start at zero (cheaper than a zero-accumulator variant of each first mma)
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-#pragma unroll
-        for (int mx = 0; mx < MX; ++mx)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) sum[j][mx][e] = 0.f;
-    }
+  // read the last loaded row again (their sums are never stored), so nothing unloaded is read. last: the unit ends a
+  // group, whose sums are then scaled into acc and start again from zero.
+  __device__ __forceinline__ void Unit(const uint4 (&w)[kUnitSteps], const __half* xb, int rows, int lane, bool last) {
 #pragma unroll
     for (int f = 0; f < kUnitSteps; f += 2) {
       uint32_t b[MX][4];  // steps f and f + 1: (b0, b1) of each
@@ -128,8 +119,22 @@ struct NarrowMath {
 #pragma unroll
         for (int mx = 0; mx < MX; ++mx)
 #pragma unroll
-          for (int e = 0; e < 4; ++e) acc[j][mx][e] = fmaf(sum[j][mx][e], sc.s[2 * j + e / 2], acc[j][mx][e]);
+          for (int e = 0; e < 4; ++e) {
+            acc[j][mx][e] = fmaf(sum[j][mx][e], sc.s[2 * j + e / 2], acc[j][mx][e]);
+            sum[j][mx][e] = 0.f;
+          }
     }
+  }
+};
+
+// Where a warp is in its groups, advanced unit by unit (a division per unit costs as much as a tenth of the unit's
+// arithmetic): in_group counts the current group's units, next is the group whose scales are loaded next.
+struct GroupCursor {
+  int in_group = 0, next;
+  __device__ explicit GroupCursor(int g0) : next(g0 + 1) {}
+  __device__ __forceinline__ bool Last(const WarpRange& r) const { return in_group == r.units_per_group - 1; }
+  __device__ __forceinline__ void Advance(const WarpRange& r) {
+    if (++in_group == r.units_per_group) in_group = 0, ++next;
   }
 };
 
@@ -287,18 +292,17 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, Narrow<MX>::kMinCtasPerS
 
   NarrowMath<MX> math;
   math.Zero();
+  GroupCursor at(r.g0);
   auto process = [&](const uint4(&wu)[kUnitSteps], int u) {
     CpAsyncWait<1>();
     __syncwarp();  // unit u's activations are visible to the warp; everyone is done with the buffer load_x refills
     load_x(u + 2);
-    const int in_group = u % r.units_per_group;
-    if (in_group == 0) {
+    if (at.in_group == 0) {
       math.sc = W4CenteredScalesOf(s_raw);
-      const int next = r.g0 + u / r.units_per_group + 1;
-      if (next < r.g1) s_raw[0] = s_src[next * kGroupUint4], s_raw[1] = s_src[next * kGroupUint4 + 1];
+      if (at.next < r.g1) s_raw[0] = s_src[at.next * kGroupUint4], s_raw[1] = s_src[at.next * kGroupUint4 + 1];
     }
-    math.Unit(wu, ring + (u % kXRing) * C::kXBufHalves, C::kRows, lane, in_group == 0,
-              in_group == r.units_per_group - 1);
+    math.Unit(wu, ring + (u % kXRing) * C::kXBufHalves, C::kRows, lane, at.Last(r));
+    at.Advance(r);
   };
   for (int u = 0; u < nunits; u += kWBuf) {
 #pragma unroll
@@ -373,21 +377,20 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
 
   NarrowMath<MX> math;
   math.Zero();
+  GroupCursor at(r.g0);
   for (int u = 0; u < nunits; ++u) {
     const int slot = u % U;
-    const int in_group = u % r.units_per_group;
-    if (in_group == 0) {
+    if (at.in_group == 0) {
       math.sc = W4CenteredScalesOf(s_raw);
-      const int next = r.g0 + u / r.units_per_group + 1;
-      if (next < r.g1) s_raw[0] = s_src[next * kGroupUint4], s_raw[1] = s_src[next * kGroupUint4 + 1];
+      if (at.next < r.g1) s_raw[0] = s_src[at.next * kGroupUint4], s_raw[1] = s_src[at.next * kGroupUint4 + 1];
     }
     MbarWait(&bar[slot], (u / U) & 1);
     const unsigned char* base = ring + slot * T::kSlotBytes;
     uint4 w[kUnitSteps];
 #pragma unroll
     for (int f = 0; f < kUnitSteps; ++f) w[f] = reinterpret_cast<const uint4*>(base)[f * 32 + lane];
-    math.Unit(w, reinterpret_cast<const __half*>(base + kUnitWBytes), r.rows, lane, in_group == 0,
-              in_group == r.units_per_group - 1);
+    math.Unit(w, reinterpret_cast<const __half*>(base + kUnitWBytes), r.rows, lane, at.Last(r));
+    at.Advance(r);
     __syncwarp();  // every lane is done with the slot before it is refilled
     if (u + U < nunits) {
       if (lane == 0) {
