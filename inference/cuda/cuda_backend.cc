@@ -290,6 +290,7 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
       ap.tokens = decode_rows_;
       ap.splits = PagedAttentionSplits(decode_rows_, c.num_key_value_heads, sm_count_);
       ap.workspace = attn_ws_.as<float>();
+      ap.keys_cached = true;  // decode rows: earlier steps wrote their keys, the step's upload its metadata
       RETURN_IF_ERROR(ValidatePagedAttention(ap));
       LaunchPagedAttention(ap, stream_);
     }

@@ -7,6 +7,7 @@
 
 #include "inference/cuda/kernels/attention.h"
 #include "inference/cuda/kernels/elementwise.h"
+#include "inference/cuda/kernels/w4a16.h"
 #include "inference/engine/kv_layout.h"
 #include "tests/gpu/gpu_test_util.h"
 
@@ -428,6 +429,74 @@ TEST(Ops, PagedDecodeIsBatchInvariant) {
     EXPECT_TRUE(target_row == by_itself) << "len " << len << ": alone and in a batch of 32 differ";
     EXPECT_TRUE(in_batch == one_worker) << "len " << len << ": 1 and " << batch_splits << " workers differ";
   }
+}
+
+// keys_cached: the tensor-core kernel loads a query's keys before PdlWait, while the kernel before it runs, and the
+// query's own key after. Here that kernel is RopeKv writing each query's key and value, held back behind a long
+// kNarrow GEMM that lets the kernels after it start at once: a key at the query's position loaded early would be the
+// stale one the cache held before. The result must be the bits of an ordinary launch after everything finished.
+TEST(Ops, PagedDecodeWithCachedKeysReadsItsOwnKeyAfterTheKernelBefore) {
+  std::mt19937 rng(19);
+  const int heads = 32, kv_heads = 8, hd = 128, width = (heads + 2 * kv_heads) * hd;
+  const DecodeProblem d = MakeDecodeProblem(heads, kv_heads, hd, 4096, {1, 17, 64, 65, 700, 4097}, 0, &rng);
+  DecodeDevice dev(d);
+  std::vector<int32_t> slots;
+  for (int r = 0; r < d.rows; ++r)
+    slots.push_back(d.tables[static_cast<size_t>(d.qseq[r]) * d.max_blocks + d.qpos[r] / d.block_size] *
+                        d.block_size + d.qpos[r] % d.block_size);
+  std::vector<float> inv(hd / 2);
+  for (int i = 0; i < hd / 2; ++i) inv[i] = 1.0f / std::pow(10000.0f, static_cast<float>(2 * i) / hd);
+  DeviceArray<__half> qkv(testing::ToHalf(testing::RandomHalfValues(static_cast<size_t>(d.rows) * width, -2, 2, &rng)));
+  DeviceArray<int32_t> dslots(slots);
+  DeviceArray<float> dinv(inv);
+  // The delay: one row through a 28672 x 14336 weight (its bits are whatever the allocation holds).
+  const int n = 28672, k = 14336;
+  DeviceArray<uint32_t> qw(static_cast<size_t>(n) * k / 8);
+  DeviceArray<__half2> sz(static_cast<size_t>(n) * (k / 128));
+  DeviceArray<__half> x(k), y(n);
+  x.Poison();
+  int sms = 0;
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+  const W4A16GemmParams gp{x.get(), k, qw.get(), sz.get(), y.get(), n, 1, n, k, 128, W4A16GemmKind::kNarrow,
+                           W4A16GemmSplits(W4A16GemmKind::kNarrow, n, k, sms), nullptr, nullptr};
+  ASSERT_TRUE(ValidateW4A16Gemm(gp).ok());
+  const RopeKvParams rope{qkv.get(), dev.qpos.get(), dslots.get(), dinv.get(), dev.k.get(), dev.v.get(), d.rows,
+                          heads, kv_heads, hd};
+  ASSERT_TRUE(ValidateRopeKv(rope).ok());
+  const size_t ws_bytes = PagedAttentionWorkspaceBytes(d.rows, heads, hd, PagedAttentionSplits(d.rows, kv_heads, sms));
+  DeviceArray<float> ws(ws_bytes / sizeof(float));
+  cudaMemset(ws.get(), 0, ws_bytes);
+  PagedAttentionParams p;
+  p.q = qkv.get(), p.ldq = width, p.k_cache = dev.k.get(), p.v_cache = dev.v.get();
+  p.block_tables = dev.tables.get(), p.max_blocks = d.max_blocks, p.block_size = d.block_size;
+  p.query_seq = dev.qseq.get(), p.query_pos = dev.qpos.get(), p.tokens = d.rows, p.heads = heads;
+  p.kv_heads = kv_heads, p.head_dim = hd, p.window = d.window, p.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  p.splits = PagedAttentionSplits(d.rows, kv_heads, sms), p.workspace = ws.get(), p.out = dev.out.get();
+  p.keys_cached = true;
+  ASSERT_TRUE(ValidatePagedAttention(p).ok());
+  cudaStream_t stream;
+  ASSERT_CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  ASSERT_CUDA_OK(cudaDeviceSynchronize());
+  const std::vector<__half> k_before = dev.k.Download();
+  dev.out.Poison();
+  LaunchW4A16Gemm(gp, stream);
+  LaunchRopeKv(rope, stream);
+  LaunchPagedAttention(p, stream);
+  ASSERT_CUDA_OK(cudaStreamSynchronize(stream));
+  ASSERT_CUDA_OK(cudaStreamDestroy(stream));
+  const std::vector<__half> early = dev.out.Download();
+  // RopeKv changed every query's own key, so a stale one would have shown.
+  const std::vector<__half> k_after = dev.k.Download();
+  for (int r = 0; r < d.rows; ++r) {
+    const size_t at = (static_cast<size_t>(slots[r]) * kv_heads) * hd;
+    EXPECT_NE(std::memcmp(&k_before[at], &k_after[at], kv_heads * hd * sizeof(__half)), 0) << "row " << r;
+  }
+  p.keys_cached = false;
+  dev.out.Poison();
+  LaunchPagedAttention(p, nullptr);
+  ASSERT_CUDA_OK(cudaDeviceSynchronize());
+  const std::vector<__half> ordinary = dev.out.Download();
+  EXPECT_EQ(std::memcmp(early.data(), ordinary.data(), early.size() * sizeof(__half)), 0);
 }
 
 }  // namespace

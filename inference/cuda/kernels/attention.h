@@ -66,6 +66,10 @@ struct PagedAttentionParams {
   int splits = 1;                        // workers (CTAs) per (token, kv head): parallelism only, never the arithmetic
   float* workspace = nullptr;            // PagedAttentionWorkspaceBytes, zeroed once; may be null when splits == 1
   __half* out = nullptr;                 // [row][heads * head_dim]
+  // Every query's keys before its position, and the step's metadata (positions, rows, block tables), were written
+  // before the kernel preceding this launch started (decode rows: earlier steps wrote them). The tensor-core kernel
+  // then loads its first keys before PdlWait, while that kernel (RopeKv) runs, and the query's own key after it.
+  bool keys_cached = false;
 };
 
 // Workers per (token, KV head): the most whose CTAs fit in one wave of about 4 resident CTAs on every SM (at least

@@ -156,7 +156,7 @@ template <int HD, int G>
 __global__ void __launch_bounds__(kThreads, kMinCtasPerSm)
     DecodeAttentionMmaKernel(const PagedAttentionParams p, const uint64_t bs_magic) {
   PdlLaunchDependents();  // one wave: the o_proj GEMM after it may start loading its weights (pdl.cuh)
-  PdlWait();
+  if (!p.keys_cached) PdlWait();
   constexpr int kOwn = OwnedElems<HD, G>();
   __shared__ __align__(16) RoundSmem<HD, G> sm;
 
@@ -170,11 +170,6 @@ __global__ void __launch_bounds__(kThreads, kMinCtasPerSm)
   const int group = p.heads / p.kv_heads;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t4 = lane % 4;
 
-  for (int idx = threadIdx.x; idx < HD; idx += kThreads) {
-    const int i = idx / 32, qg = idx % 32 / 4, qt = idx % 4;
-    sm.q[i][idx % 32] = qg < group ? *reinterpret_cast<const uint4*>(p.q + t * p.ldq + (kvh * group + qg) * HD + 32 * i + 8 * qt)
-                                   : make_uint4(0u, 0u, 0u, 0u);
-  }
   const KeyRows rows{p.block_tables + static_cast<int64_t>(seq) * p.max_blocks, bs_magic, p.block_size,
                      static_cast<int64_t>(p.kv_heads) * HD};
   const __half* k = p.k_cache + kvh * HD;
@@ -191,8 +186,21 @@ __global__ void __launch_bounds__(kThreads, kMinCtasPerSm)
   const auto split_end = [&](int s) { return min(lo + (s + 1) * ks.keys, pos + 1); };
   StepRegs<HD> regs;
   int s = blockIdx.x, r = 0, buf = 0;
-  if (const int j0 = lo + s * ks.keys + warp * kStepKeys; j0 < split_end(s))
-    LoadStep<HD>(regs, rows, k, v, j0, min(j0 + kStepKeys, split_end(s)) - 1, g, t4);
+  if (const int j0 = lo + s * ks.keys + warp * kStepKeys; j0 < split_end(s)) {
+    const int last = min(j0 + kStepKeys, split_end(s)) - 1;
+    LoadStep<HD>(regs, rows, k, v, j0, last, g, t4);
+    if (p.keys_cached) {  // the keys were loaded before PdlWait: the query's own key again after it (RopeKv wrote it)
+      PdlWait();
+      if (last == pos) LoadStep<HD>(regs, rows, k, v, j0, last, g, t4);
+    }
+  } else if (p.keys_cached) {
+    PdlWait();
+  }
+  for (int idx = threadIdx.x; idx < HD; idx += kThreads) {
+    const int i = idx / 32, qg = idx % 32 / 4, qt = idx % 4;
+    sm.q[i][idx % 32] = qg < group ? *reinterpret_cast<const uint4*>(p.q + t * p.ldq + (kvh * group + qg) * HD + 32 * i + 8 * qt)
+                                   : make_uint4(0u, 0u, 0u, 0u);
+  }
   __syncthreads();  // sm.q
   for (;;) {
     const int end = split_end(s), rb = lo + s * ks.keys + r * kRoundKeys, j0 = rb + warp * kStepKeys;
