@@ -298,10 +298,7 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
     const AddRmsNormParams n2{residual, delta, nullptr, w.post_attention_layernorm, normed, rows, c.hidden_size, eps};
     RETURN_IF_ERROR(ValidateAddRmsNorm(n2));
     LaunchAddRmsNorm(n2, stream_);
-    RETURN_IF_ERROR(RunLinear(w.gate_up, normed, lrows, gate_up_.as<__half>(), ctx));
-    const SiluMulParams act{gate_up_.as<__half>(), act_.as<__half>(), rows, c.intermediate_size};
-    RETURN_IF_ERROR(ValidateSiluMul(act));
-    LaunchSiluMul(act, stream_);
+    RETURN_IF_ERROR(RunGateUpSiluMul(w.gate_up, normed, lrows, gate_up_.as<__half>(), act_.as<__half>(), ctx));
     RETURN_IF_ERROR(RunLinear(w.down_proj, act_.as<__half>(), lrows, delta, ctx));
   }
   if (sample_rows == 0) return CudaLastError("forward");  // a prefill chunk that samples nothing

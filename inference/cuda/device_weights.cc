@@ -47,8 +47,9 @@ class Uploader {
     return static_cast<const __half*>(p);
   }
 
-  // Fuses `parts` (same in_features and format) into consecutive output rows of one DeviceLinear.
-  absl::StatusOr<DeviceLinear> Fused(const std::vector<const LinearWeight*>& parts) {
+  // Fuses `parts` (same in_features and format) into one DeviceLinear: consecutive output rows, or, with
+  // `interleave` (AWQ, two parts of one width that it divides), alternating runs of that many columns.
+  absl::StatusOr<DeviceLinear> Fused(const std::vector<const LinearWeight*>& parts, int interleave = 0) {
     DeviceLinear out;
     out.k = parts[0]->in_features;
     out.group = parts[0]->group_size;
@@ -71,9 +72,12 @@ class Uploader {
       return out;
     }
     RETURN_IF_ERROR(ValidateW4Shape(parts[0]->name.c_str(), out.n, out.k, out.group));
+    if (interleave > 0 && (parts.size() != 2 || parts[0]->out_features != parts[1]->out_features ||
+                           parts[0]->out_features % interleave != 0))
+      interleave = 0;  // consecutive parts: SiluMul reads them so
     ASSIGN_OR_RETURN(void* qw, Alloc(static_cast<size_t>(out.n) * (out.k / 8) * sizeof(uint32_t), "qweight"));
     ASSIGN_OR_RETURN(void* sz, Alloc(static_cast<size_t>(out.n) * (out.k / out.group) * sizeof(__half2), "scales"));
-    int row = 0;
+    int row = 0, part = 0;
     for (const LinearWeight* p : parts) {
       const size_t qbytes = p->qweight->nbytes, zbytes = p->qzeros->nbytes, sbytes = p->scales->nbytes;
       ASSIGN_OR_RETURN(DeviceBuffer staging, DeviceBuffer::Allocate(qbytes + zbytes + sbytes, "awq staging"));
@@ -90,13 +94,15 @@ class Uploader {
       rp.group = p->group_size;
       rp.out_qweight = static_cast<uint32_t*>(qw);
       rp.out_scale_zero = static_cast<__half2*>(sz);
-      rp.col_offset = row;
+      rp.col_offset = interleave > 0 ? part * interleave : row;
+      rp.col_run = interleave, rp.col_stride = 2 * interleave;
       RETURN_IF_ERROR(ValidateAwqRepack(rp));
       LaunchAwqRepack(rp, stream_);
       RETURN_IF_ERROR(CudaLastError("awq repack"));
       RETURN_IF_CUDA_ERROR(cudaStreamSynchronize(stream_));  // before the staging buffer is freed
-      row += p->out_features;
+      row += p->out_features, ++part;
     }
+    out.interleave = interleave;
     out.qweight = static_cast<const uint32_t*>(qw);
     out.scale_zero = static_cast<const __half2*>(sz);
     out.splits = W4A16GemmSplits(W4A16GemmKind::kNarrow, out.n, out.k, sm_count_);
@@ -131,7 +137,7 @@ absl::StatusOr<DeviceModel> UploadModel(const ModelWeights& weights, cudaStream_
     ASSIGN_OR_RETURN(d.post_attention_layernorm, up.Half(l.post_attention_layernorm));
     ASSIGN_OR_RETURN(d.qkv, up.Fused({&l.q_proj, &l.k_proj, &l.v_proj}));
     ASSIGN_OR_RETURN(d.o_proj, up.Fused({&l.o_proj}));
-    ASSIGN_OR_RETURN(d.gate_up, up.Fused({&l.gate_proj, &l.up_proj}));
+    ASSIGN_OR_RETURN(d.gate_up, up.Fused({&l.gate_proj, &l.up_proj}, kW4SiluRun));
     ASSIGN_OR_RETURN(d.down_proj, up.Fused({&l.down_proj}));
     m.layers.push_back(d);
   }

@@ -36,6 +36,8 @@ struct DeviceLinear {
   int n = 0, k = 0, group = 0;
   int splits = 1;                       // AWQ: the kNarrow GEMM's K split (W4A16GemmSplits), fixed at upload
   int wide_splits = 1;                  // AWQ: the kWide GEMM's
+  int interleave = 0;                   // gate/up: the two parts' columns in alternating runs of this many (AWQ:
+                                        // kW4SiluRun when the width allows), 0: the parts one after the other
 };
 
 struct LinearContext {
@@ -62,6 +64,13 @@ int LinearGemmCounters(const DeviceLinear& w, int decode_rows);
 // y[r][n] = x[r][k] @ W for every row r of `rows` (x rows contiguous, ld k; y ld n).
 [[nodiscard]] absl::Status RunLinear(const DeviceLinear& w, const __half* x, LinearRows rows, __half* y,
                                      const LinearContext& ctx);
+
+// act[r][n / 2] = SiLU(gate) * up for the gate/up linear `w` (w.interleave says where its parts' columns are). A
+// step of 1-8 decode rows and nothing else, with interleaved parts, gets it from the kNarrow GEMM's epilogue
+// (W4A16GemmParams::silu_mul), one kernel fewer; otherwise RunLinear writes gate_up [r][n] and SiluMul reads it. The
+// same bits either way (kernels/silu.cuh).
+[[nodiscard]] absl::Status RunGateUpSiluMul(const DeviceLinear& w, const __half* x, LinearRows rows, __half* gate_up,
+                                            __half* act, const LinearContext& ctx);
 
 // logits[m][vocab] (fp32) = x[m][hidden] @ head^T, head fp16 [vocab][hidden].
 [[nodiscard]] absl::Status RunLmHead(const __half* head, int vocab, int hidden, const __half* x, int m, float* logits,

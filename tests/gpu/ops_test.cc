@@ -106,21 +106,28 @@ TEST(Ops, RopeRotatesAndWritesPagedCache) {
 TEST(Ops, SiluMulMatchesTwin) {
   std::mt19937 rng(13);
   const int tokens = 3;
-  for (int inter : {384, 100}) {  // 16-byte accesses, and the any-width kernel
+  // 16-byte accesses, the any-width kernel, and gate/up interleaved in runs of 32 (the fused AWQ gate/up) and of 4.
+  for (const auto& [inter, run] : std::vector<std::pair<int, int>>{{384, 0}, {100, 0}, {384, 32}, {100, 4}}) {
     const std::vector<float> gu = testing::RandomHalfValues(tokens * 2 * inter, -6, 6, &rng);
     DeviceArray<__half> dg(testing::ToHalf(gu)), out(tokens * inter);
     out.Poison();
-    const SiluMulParams p{dg.get(), out.get(), tokens, inter};
+    SiluMulParams p{dg.get(), out.get(), tokens, inter};
+    p.interleave = run;
     ASSERT_TRUE(ValidateSiluMul(p).ok());
     LaunchSiluMul(p, nullptr);
     std::vector<double> want(tokens * inter);
     for (int t = 0; t < tokens; ++t)
       for (int i = 0; i < inter; ++i) {
-        const double g = gu[t * 2 * inter + i];
-        want[t * inter + i] = g / (1 + std::exp(-g)) * gu[t * 2 * inter + inter + i];
+        const int gate = run > 0 ? i / run * 2 * run + i % run : i, up = gate + (run > 0 ? run : inter);
+        const double g = gu[t * 2 * inter + gate];
+        want[t * inter + i] = g / (1 + std::exp(-g)) * gu[t * 2 * inter + up];
       }
-    EXPECT_LT(testing::RelErr(testing::ToFloat(out.Download()), want), 1e-3) << inter;
+    EXPECT_LT(testing::RelErr(testing::ToFloat(out.Download()), want), 1e-3) << inter << " run " << run;
   }
+  SiluMulParams bad{nullptr, nullptr, tokens, 100};
+  int dummy[4] = {};
+  bad.gate_up = reinterpret_cast<const __half*>(dummy), bad.out = reinterpret_cast<__half*>(dummy), bad.interleave = 32;
+  EXPECT_NE(ValidateSiluMul(bad).message().find("interleave=32"), std::string::npos);
 }
 
 // Sequences of several lengths in a shuffled paged pool; blocks wholly outside the window are marked invalid and

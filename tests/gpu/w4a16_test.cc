@@ -2,8 +2,10 @@
 // dequant+cuBLAS path match x @ W in double to fp16 output rounding, and a row's result does not depend on how many
 // rows share the launch (batch invariance). Fresh random AWQ weights in the checkpoint's own packing
 // (../shared/tools/awq_reference.py pack_awq) for every shape.
+#include <cmath>
 #include <cstring>
 
+#include "inference/cuda/kernels/elementwise.h"
 #include "inference/cuda/kernels/w4a16.h"
 #include "inference/cuda/linear.h"
 #include "tests/gpu/gpu_test_util.h"
@@ -288,11 +290,11 @@ TEST(W4A16, CublasRowsDoNotDependOnTheRowCount) {
   };
   const std::vector<float> all = linear(LinearRows{kAll, 0});
   for (int m : {2, 5, 17, 64, 300, 513})
-    EXPECT_TRUE(same_rows(linear(LinearRows{m, 0}), all, 0, size_t{m} * c.n)) << "prefill rows m=" << m;
+    EXPECT_TRUE(same_rows(linear(LinearRows{m, 0}), all, 0, static_cast<size_t>(m) * c.n)) << "prefill rows m=" << m;
   // Decode rows above kWide's 128: their own algorithm, the same for every count and beside any prefill rows.
   const std::vector<float> decode_all = linear(LinearRows{0, 256});
   for (int m : {129, 200, 255})
-    EXPECT_TRUE(same_rows(linear(LinearRows{0, m}), decode_all, 0, size_t{m} * c.n)) << "decode rows m=" << m;
+    EXPECT_TRUE(same_rows(linear(LinearRows{0, m}), decode_all, 0, static_cast<size_t>(m) * c.n)) << "decode rows m=" << m;
   DeviceArray<__half> shifted(static_cast<size_t>(kAll) * c.k);  // 7 prefill rows, then the same 200 decode rows
   cudaMemcpy(shifted.get(), dx.get(), size_t{7} * c.k * sizeof(__half), cudaMemcpyDeviceToDevice);
   cudaMemcpy(shifted.get() + size_t{7} * c.k, dx.get(), size_t{200} * c.k * sizeof(__half), cudaMemcpyDeviceToDevice);
@@ -317,6 +319,116 @@ TEST(W4A16, CublasRowsDoNotDependOnTheRowCount) {
     for (int m : cl.others) {
       const std::vector<float> got = logits(m);
       EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0) << "lm_head rows m=" << m;
+    }
+  }
+}
+
+// gate/up fused for SiLU*up: the two parts interleaved in runs of kW4SiluRun land where each part's own repack puts
+// its columns (the same bits for the same K split), and RunGateUpSiluMul gives the same bits whether the kNarrow
+// GEMM's epilogue computes the product (steps of 1-8 decode rows; every kNarrow config at 1 and 20 rows) or SiluMul
+// does after the GEMM, and matches the double reference on every path.
+TEST(W4A16, GateUpSiluMulInTheEpilogueEqualsGemmThenSiluMul) {
+  std::mt19937 rng(8);
+  const int k = 1024, inter = 192, group = 128, n = 2 * inter;
+  const AwqCase gate = MakeCase(k, inter, group, &rng), up = MakeCase(k, inter, group, &rng);
+  DeviceArray<uint32_t> qweight(size_t{1} * n * k / 8);
+  DeviceArray<__half2> scale_zero(size_t{1} * n * (k / group));
+  qweight.Poison();
+  scale_zero.Poison();
+  int part = 0;
+  for (const AwqCase* c : {&gate, &up}) {
+    DeviceArray<int32_t> qw(c->qweight), qz(c->qzeros);
+    DeviceArray<__half> sc(testing::ToHalf(c->scales));
+    AwqRepackParams rp{qw.get(), qz.get(), sc.get(), k, inter, group, qweight.get(), scale_zero.get(),
+                       part++ * kW4SiluRun};
+    rp.col_run = kW4SiluRun, rp.col_stride = 2 * kW4SiluRun;
+    ASSERT_TRUE(ValidateAwqRepack(rp).ok()) << ValidateAwqRepack(rp);
+    LaunchAwqRepack(rp, nullptr);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  }
+  DeviceLinear w{qweight.get(), scale_zero.get(), nullptr, n, k, group};
+  w.splits = W4A16GemmSplits(W4A16GemmKind::kNarrow, n, k, SmCount());
+  w.wide_splits = W4A16GemmSplits(W4A16GemmKind::kWide, n, k, SmCount());
+  w.interleave = kW4SiluRun;
+  constexpr int kMost = 140;
+  DeviceArray<float> ws(LinearGemmWorkspaceBytes(w, kMost) / sizeof(float) + 1);
+  DeviceArray<int32_t> counters(LinearGemmCounters(w, kMost) + 1);
+  cudaMemset(counters.get(), 0, (LinearGemmCounters(w, kMost) + 1) * sizeof(int32_t));
+  auto cublas = CublasGemm::Create();
+  ASSERT_TRUE(cublas.ok()) << cublas.status();
+  DeviceArray<__half> scratch(size_t{1} * n * k);
+  LinearContext ctx{nullptr, cublas->get(), scratch.get(), LinearScratchBytes(w)};
+  ctx.gemm_workspace = ws.get(), ctx.gemm_workspace_bytes = LinearGemmWorkspaceBytes(w, kMost);
+  ctx.gemm_counters = counters.get(), ctx.num_gemm_counters = LinearGemmCounters(w, kMost);
+  const std::vector<float> x = testing::RandomHalfValues(size_t{kMost} * k, -1.f, 1.f, &rng);
+  DeviceArray<__half> dx(testing::ToHalf(x));
+
+  // The interleaved repack against each part's own, three rows through kNarrow with the fused linear's K split.
+  const int m3 = 3;
+  DeviceArray<__half> fused_y(size_t{m3} * n);
+  ASSERT_TRUE(RunLinear(w, dx.get(), LinearRows{0, m3}, fused_y.get(), ctx).ok());
+  const std::vector<float> fused = testing::ToFloat(fused_y.Download());
+  DeviceArray<float> no_ws(1);
+  DeviceArray<int32_t> no_counters(1);
+  const AwqCase* parts[2] = {&gate, &up};
+  for (int pi = 0; pi < 2; ++pi) {
+    Packed own(*parts[pi]);
+    const std::vector<float> y = RunGemm(own, *parts[pi], dx, m3, W4A16GemmKind::kNarrow, w.splits, &no_ws, &no_counters);
+    for (int r = 0; r < m3; ++r)
+      for (int c = 0; c < inter; ++c)
+        ASSERT_EQ(fused[size_t{1} * r * n + c / kW4SiluRun * 2 * kW4SiluRun + pi * kW4SiluRun + c % kW4SiluRun],
+                  y[size_t{1} * r * inter + c])
+            << "part " << pi << " row " << r << " column " << c;
+  }
+
+  const std::vector<double> g_ref = Reference(gate, x, kMost), u_ref = Reference(up, x, kMost);
+  DeviceArray<__half> gate_up(size_t{kMost} * n), act(size_t{kMost} * inter), act_kernel(size_t{kMost} * inter);
+  for (const LinearRows rows : {LinearRows{0, 1}, LinearRows{0, 8}, LinearRows{0, 20}, LinearRows{0, 32},
+                                LinearRows{0, 33}, LinearRows{0, 100}, LinearRows{6, 0}, LinearRows{3, 4},
+                                LinearRows{0, 140}}) {
+    const int m = rows.total();
+    act.Poison();
+    ASSERT_TRUE(RunGateUpSiluMul(w, dx.get(), rows, gate_up.get(), act.get(), ctx).ok());
+    const std::vector<float> got = testing::ToFloat(act.Download());
+    std::vector<double> want(size_t{1} * m * inter);
+    for (size_t i = 0; i < want.size(); ++i) {
+      const size_t r = i / inter, c = i % inter;
+      const double g = g_ref[r * inter + c];
+      want[i] = g / (1 + std::exp(-g)) * u_ref[r * inter + c];
+    }
+    EXPECT_LT(testing::RelErr(std::vector<float>(got.begin(), got.begin() + want.size()), want), 2e-3)
+        << "prefill=" << rows.prefill << " decode=" << rows.decode;
+    // The same rows as a plain GEMM and then SiluMul over the interleaved columns.
+    act_kernel.Poison();
+    ASSERT_TRUE(RunLinear(w, dx.get(), rows, gate_up.get(), ctx).ok());
+    SiluMulParams sp{gate_up.get(), act_kernel.get(), m, inter};
+    sp.interleave = kW4SiluRun;
+    ASSERT_TRUE(ValidateSiluMul(sp).ok());
+    LaunchSiluMul(sp, nullptr);
+    const std::vector<__half> fused_act = act.Download(), kernel_act = act_kernel.Download();
+    EXPECT_EQ(std::memcmp(fused_act.data(), kernel_act.data(), size_t{1} * m * inter * sizeof(__half)), 0)
+        << "prefill=" << rows.prefill << " decode=" << rows.decode;
+  }
+
+  // Every kNarrow config's epilogue: the bits of the default's.
+  int count = 0;
+  const W4A16GemmConfig* configs = W4A16GemmConfigs(&count);
+  for (int m : {1, 20}) {
+    act.Poison();
+    ASSERT_TRUE(RunGateUpSiluMul(w, dx.get(), LinearRows{0, m}, gate_up.get(), act.get(), ctx).ok());
+    const std::vector<__half> want = act.Download();
+    for (int i = 0; i < count; ++i) {
+      if (configs[i].kind != W4A16GemmKind::kNarrow) continue;
+      W4A16GemmParams p;
+      p.x = dx.get(), p.ldx = k, p.qweight = w.qweight, p.scale_zero = w.scale_zero, p.y = act_kernel.get();
+      p.ldy = inter, p.m = m, p.n = n, p.k = k, p.group = group, p.splits = w.splits, p.silu_mul = true;
+      act_kernel.Poison();
+      ASSERT_TRUE(ValidateW4A16Gemm(p).ok()) << ValidateW4A16Gemm(p);
+      ASSERT_TRUE(LaunchW4A16GemmWith(p, configs[i], nullptr).ok());
+      const std::vector<__half> got = act_kernel.Download();
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), size_t{1} * m * inter * sizeof(__half)), 0)
+          << "m=" << m << " config mt=" << configs[i].mt << " stages=" << configs[i].stages
+          << " x_rows=" << configs[i].x_rows;
     }
   }
 }

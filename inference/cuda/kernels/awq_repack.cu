@@ -23,13 +23,12 @@ __global__ void RepackWeightKernel(AwqRepackParams p) {
   if (idx >= static_cast<int64_t>(p.n / kW4UnitN) * steps * 32) return;
   const int lane = static_cast<int>(idx % 32);
   const int s = static_cast<int>((idx / 32) % steps), u = static_cast<int>(idx / (32 * steps));
-  const int unit = p.col_offset / kW4UnitN + u;  // in the fused destination
-  const int j = unit % 4, first = (unit / 4) * kW4BlockN + 16 * j;
+  const int first = AwqFusedColumn(p, kW4UnitN * u);  // the word's first column in the fused destination
   uint32_t out = 0;
 #pragma unroll
   for (int nib = 0; nib < 8; ++nib) {
     const int part = nib % 4;
-    const int col = first + 8 * (part / 2) + lane / 4 - p.col_offset;
+    const int col = kW4UnitN * u + 8 * (part / 2) + lane / 4;
     const int k = s * kW4StepK + 2 * (lane % 4) + 8 * (part % 2) + nib / 4;
     out |= AwqNibble(p.qweight, k, col, p.n) << (4 * nib);
   }
@@ -45,7 +44,7 @@ __global__ void RepackScaleZeroKernel(AwqRepackParams p) {
   const int g = static_cast<int>(idx % groups);
   const __half scale = p.scales[static_cast<int64_t>(g) * p.n + col];
   const __half zero = __int2half_rn(static_cast<int>(AwqNibble(p.qzeros, g, col, p.n)));
-  p.out_scale_zero[W4GroupIndex(p.col_offset + col, g, groups)] = __halves2half2(scale, zero);
+  p.out_scale_zero[W4GroupIndex(AwqFusedColumn(p, col), g, groups)] = __halves2half2(scale, zero);
 }
 
 }  // namespace
@@ -68,6 +67,11 @@ absl::Status ValidateAwqRepack(const AwqRepackParams& p) {
   if (p.n <= 0 || p.n % kW4UnitN != 0 || p.col_offset < 0 || p.col_offset % kW4UnitN != 0)
     return absl::InvalidArgumentError(absl::StrCat("awq repack: out_features=", p.n, " and col_offset=",
                                                    p.col_offset, " must be multiples of ", kW4UnitN));
+  if (p.col_run != 0 && (p.col_run < 0 || p.col_run % kW4UnitN != 0 || p.n % p.col_run != 0 ||
+                         p.col_stride < p.col_run || p.col_stride % kW4UnitN != 0))
+    return absl::InvalidArgumentError(absl::StrCat("awq repack: col_run=", p.col_run, " col_stride=", p.col_stride,
+                                                   ": the run must be a multiple of ", kW4UnitN, " dividing "
+                                                   "out_features=", p.n, ", the stride a multiple at least the run"));
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "inference/cuda/kernels/elementwise.h"
 #include "inference/cuda/kernels/pdl.cuh"
+#include "inference/cuda/kernels/silu.cuh"
 
 namespace inference::cuda {
 namespace {
@@ -149,9 +150,14 @@ __global__ void RopeKvKernel(RopeKvParams p) {
   }
 }
 
-__device__ __forceinline__ float Silu(float g) { return g / (1.f + expf(-g)); }
+// Row t's gate element i (its up element: + SiluUpOffset): gate/up consecutive, or interleaved in runs.
+__device__ __forceinline__ int64_t SiluGateAt(const SiluMulParams& p, int64_t t, int i) {
+  const int run = p.interleave;
+  return t * 2 * p.inter + (run > 0 ? static_cast<int64_t>(i / run) * 2 * run + i % run : i);
+}
+__device__ __forceinline__ int SiluUpOffset(const SiluMulParams& p) { return p.interleave > 0 ? p.interleave : p.inter; }
 
-// Eight elements per thread and 16-byte accesses: inter a multiple of 8, rows 16-byte aligned.
+// Eight elements per thread and 16-byte accesses: inter (and a run) a multiple of 8, rows 16-byte aligned.
 __global__ void SiluMul8Kernel(SiluMulParams p) {
   PdlLaunchDependents();  // the GEMM after it may start loading its weights (pdl.cuh)
   PdlWait();
@@ -160,14 +166,15 @@ __global__ void SiluMul8Kernel(SiluMulParams p) {
   for (int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t t = idx / units, u = idx % units;
-    const uint4 g = reinterpret_cast<const uint4*>(p.gate_up + t * 2 * p.inter)[u];
-    const uint4 up = reinterpret_cast<const uint4*>(p.gate_up + t * 2 * p.inter + p.inter)[u];
+    const int64_t at = SiluGateAt(p, t, static_cast<int>(u) * 8);
+    const uint4 g = *reinterpret_cast<const uint4*>(p.gate_up + at);
+    const uint4 up = *reinterpret_cast<const uint4*>(p.gate_up + at + SiluUpOffset(p));
     const __half* gh = reinterpret_cast<const __half*>(&g);
     const __half* uh = reinterpret_cast<const __half*>(&up);
     uint4 o;
     __half* oh = reinterpret_cast<__half*>(&o);
 #pragma unroll
-    for (int e = 0; e < 8; ++e) oh[e] = __float2half_rn(Silu(__half2float(gh[e])) * __half2float(uh[e]));
+    for (int e = 0; e < 8; ++e) oh[e] = SiluMulOf(gh[e], uh[e]);
     reinterpret_cast<uint4*>(p.out + t * p.inter)[u] = o;
   }
 }
@@ -178,10 +185,8 @@ __global__ void SiluMulKernel(SiluMulParams p) {
   const int64_t total = static_cast<int64_t>(p.tokens) * p.inter;
   for (int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t t = idx / p.inter, i = idx % p.inter;
-    const float g = __half2float(p.gate_up[t * 2 * p.inter + i]);
-    const float u = __half2float(p.gate_up[t * 2 * p.inter + p.inter + i]);
-    p.out[idx] = __float2half_rn(Silu(g) * u);
+    const int64_t t = idx / p.inter, at = SiluGateAt(p, t, static_cast<int>(idx % p.inter));
+    p.out[idx] = SiluMulOf(p.gate_up[at], p.gate_up[at + SiluUpOffset(p)]);
   }
 }
 
@@ -230,11 +235,14 @@ void LaunchRopeKv(const RopeKvParams& p, cudaStream_t stream) {
 
 absl::Status ValidateSiluMul(const SiluMulParams& p) {
   if (!p.gate_up || !p.out) return absl::InvalidArgumentError("silu_mul: null pointer");
+  if (p.interleave < 0 || (p.interleave > 0 && p.inter % p.interleave != 0))
+    return absl::InvalidArgumentError(absl::StrCat("silu_mul: interleave=", p.interleave,
+                                                   " must be 0 or divide the width ", p.inter));
   return Shape(p.tokens > 0 && p.inter > 0, "silu_mul", p.tokens, p.inter);
 }
 void LaunchSiluMul(const SiluMulParams& p, cudaStream_t stream) {
   constexpr int kMaxCtas = 4096;  // grid-stride beyond this: enough to fill the chip several times over
-  const bool vec = p.inter % 8 == 0 && reinterpret_cast<uintptr_t>(p.gate_up) % 16 == 0 &&
+  const bool vec = p.inter % 8 == 0 && p.interleave % 8 == 0 && reinterpret_cast<uintptr_t>(p.gate_up) % 16 == 0 &&
                    reinterpret_cast<uintptr_t>(p.out) % 16 == 0;
   const int64_t total = static_cast<int64_t>(p.tokens) * p.inter / (vec ? 8 : 1);
   const int ctas = static_cast<int>(std::min<int64_t>((total + kThreads - 1) / kThreads, kMaxCtas));

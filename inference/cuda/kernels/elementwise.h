@@ -58,11 +58,12 @@ struct RopeKvParams {
 [[nodiscard]] absl::Status ValidateRopeKv(const RopeKvParams& p);
 void LaunchRopeKv(const RopeKvParams& p, cudaStream_t stream);
 
-// out[t][i] = half(silu(gate_up[t][i]) * gate_up[t][inter + i]), fp32 inside.
+// out[t][i] = half(silu(gate[t][i]) * up[t][i]), fp32 inside (silu.cuh's SiluMulOf).
 struct SiluMulParams {
-  const __half* gate_up = nullptr;  // [tokens][2 * inter]
+  const __half* gate_up = nullptr;  // [tokens][2 * inter]: gate then up, or runs of `interleave` of each in turn
   __half* out = nullptr;            // [tokens][inter]
   int tokens = 0, inter = 0;
+  int interleave = 0;               // 0, or a divisor of inter (DeviceLinear::interleave)
 };
 [[nodiscard]] absl::Status ValidateSiluMul(const SiluMulParams& p);
 void LaunchSiluMul(const SiluMulParams& p, cudaStream_t stream);

@@ -46,6 +46,7 @@ inline constexpr int kW4BlockN = 64;
 inline constexpr int kW4UnitN = 16;  // columns of one packed word (two n8 tiles): the granularity of fused parts
 inline constexpr int kW4StepK = 16;
 inline constexpr int kW4StageK = 64;
+inline constexpr int kW4SiluRun = 32;  // gate/up fused for silu_mul: runs of 32 gate then 32 up columns per block
 
 // Word index of (column n, k) in the kernel layout and the nibble that holds it; index of (column n, group g).
 __host__ __device__ constexpr int64_t W4WordIndex(int n, int k, int k_total) {
@@ -61,7 +62,9 @@ __host__ __device__ constexpr int64_t W4GroupIndex(int n, int g, int groups) {
 }
 
 // Checkpoint (AWQ GEMM) layout -> kernel layout, on the device, writing columns [col_offset, col_offset + n) of the
-// fused destination (n and col_offset multiples of kW4UnitN; the fused width a multiple of kW4BlockN).
+// fused destination (n and col_offset multiples of kW4UnitN; the fused width a multiple of kW4BlockN), or, with
+// col_run > 0, the part's columns in runs of col_run, one run every col_stride fused columns from col_offset (gate/up
+// interleaved in runs of kW4SiluRun: W4A16GemmParams::silu_mul).
 struct AwqRepackParams {
   const int32_t* qweight = nullptr;   // [k][n/8]
   const int32_t* qzeros = nullptr;    // [k/group][n/8]
@@ -70,7 +73,12 @@ struct AwqRepackParams {
   uint32_t* out_qweight = nullptr;    // kernel layout of all fused columns
   __half2* out_scale_zero = nullptr;
   int col_offset = 0;                 // a multiple of kW4UnitN
+  int col_run = 0, col_stride = 0;    // 0: consecutive; else multiples of kW4UnitN, col_run dividing n
 };
+// Where column c of a part lands in the fused destination.
+__host__ __device__ constexpr int AwqFusedColumn(const AwqRepackParams& p, int c) {
+  return p.col_offset + (p.col_run > 0 ? c / p.col_run * p.col_stride + c % p.col_run : c);
+}
 [[nodiscard]] absl::Status ValidateAwqRepack(const AwqRepackParams& p);
 void LaunchAwqRepack(const AwqRepackParams& p, cudaStream_t stream);
 
@@ -105,6 +113,9 @@ struct W4A16GemmParams {
   int splits = 1;
   float* workspace = nullptr;          // kWide: W4A16GemmWorkspaceBytes(m, n, splits) when splits > 1
   int32_t* counters = nullptr;         // kWide: W4A16GemmCounters(m, n) ints when splits > 1
+  // kNarrow only: the columns are gate and up interleaved in runs of kW4SiluRun (AwqRepackParams::col_run), and y
+  // [m][ldy >= n / 2] receives SiLU(gate) * up of the fp16-rounded products, as SiluMul computes it (silu.cuh).
+  bool silu_mul = false;
 };
 inline constexpr int kW4MaxSplits = 8;
 // The K split of a kind for an [n x k] weight on a device with sm_count SMs: kNarrow aims at three CTAs per SM at

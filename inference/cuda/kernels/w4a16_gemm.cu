@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "inference/cuda/kernels/load.cuh"
 #include "inference/cuda/kernels/pdl.cuh"
+#include "inference/cuda/kernels/silu.cuh"
 #include "inference/cuda/kernels/w4a16_fragment.cuh"
 #include "inference/cuda/kernels/w4a16_wide.h"
 
@@ -224,6 +225,20 @@ __device__ __forceinline__ void NarrowFinish(const W4A16GemmParams& p, const War
     }
   }
   if (warp != 0) return;
+  if (p.silu_mul) {  // tiles j = 0, 1 are gate columns, j = 2, 3 the up columns of the same outputs
+    const int out0 = r.block * (kW4BlockN / 2) + (g & ~1);
+#pragma unroll
+    for (int i = 0; i < kPairs / 2; ++i) {
+      const int j = i / (2 * MX), mx = i / 2 % MX, half = i % 2;
+      const int row = r.row0 + 8 * mx + 2 * t + odd;
+      const __half2 gate = __floats2half2_rn(flat_pairs[i].x, flat_pairs[i].y);
+      const __half2 up = __floats2half2_rn(flat_pairs[i + kPairs / 2].x, flat_pairs[i + kPairs / 2].y);
+      if (row < p.m)
+        *reinterpret_cast<__half2*>(p.y + static_cast<int64_t>(row) * p.ldy + out0 + 16 * j + 8 * half) =
+            __halves2half2(SiluMulOf(__low2half(gate), __low2half(up)), SiluMulOf(__high2half(gate), __high2half(up)));
+    }
+    return;
+  }
   const int col0 = r.block * kW4BlockN + (g & ~1);
 #pragma unroll
   for (int i = 0; i < kPairs; ++i) {  // flat_pairs[i] is pairs[j][mx][half]
@@ -490,11 +505,15 @@ absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p) {
   if (p.ldx < p.k || p.ldx % 8 != 0 || reinterpret_cast<uintptr_t>(p.x) % 16 != 0)
     return absl::InvalidArgumentError(
         absl::StrCat("w4a16 gemm: ldx=", p.ldx, " must be >= k=", p.k, " and a multiple of 8, x 16-byte aligned"));
-  if (p.ldy < p.n || p.ldy % 2 != 0)
-    return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: ldy=", p.ldy, " must be even and >= n=", p.n));
+  const int y_width = p.silu_mul ? p.n / 2 : p.n;  // silu_mul: one output per gate/up pair
+  if (p.ldy < y_width || p.ldy % 2 != 0)
+    return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: ldy=", p.ldy, " must be even and >= ", y_width,
+                                                   p.silu_mul ? " (n / 2, silu_mul)" : " (n)"));
   if (p.splits < 1 || p.splits > kW4MaxSplits || p.splits > p.k / kW4StageK)
     return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: splits=", p.splits, " outside [1, ",
                                                    std::min(kW4MaxSplits, p.k / kW4StageK), "]"));
+  if (p.silu_mul && p.kind != W4A16GemmKind::kNarrow)
+    return absl::InvalidArgumentError("w4a16 gemm: silu_mul needs kind kNarrow");
   if (p.kind == W4A16GemmKind::kWide && p.splits > 1 && (!p.workspace || !p.counters))
     return absl::InvalidArgumentError(
         absl::StrCat("w4a16 gemm: kWide with splits=", p.splits, " needs a workspace and counters"));
