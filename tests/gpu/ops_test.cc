@@ -440,8 +440,9 @@ TEST(Ops, PagedDecodeIsBatchInvariant) {
 
 // keys_cached: the tensor-core kernel loads a query's keys before PdlWait, while the kernel before it runs, and the
 // query's own key after. Here that kernel is RopeKv writing each query's key and value, held back behind a long
-// kNarrow GEMM that lets the kernels after it start at once: a key at the query's position loaded early would be the
-// stale one the cache held before. The result must be the bits of an ordinary launch after everything finished.
+// kNarrow GEMM of one cluster (a few CTAs, so the kernels after it are resident at once) that lets them start right
+// away: a key at the query's position loaded early would be the stale one the cache held before. The result must be
+// the bits of an ordinary launch after everything finished.
 TEST(Ops, PagedDecodeWithCachedKeysReadsItsOwnKeyAfterTheKernelBefore) {
   std::mt19937 rng(19);
   const int heads = 32, kv_heads = 8, hd = 128, width = (heads + 2 * kv_heads) * hd;
@@ -456,8 +457,9 @@ TEST(Ops, PagedDecodeWithCachedKeysReadsItsOwnKeyAfterTheKernelBefore) {
   DeviceArray<__half> qkv(testing::ToHalf(testing::RandomHalfValues(static_cast<size_t>(d.rows) * width, -2, 2, &rng)));
   DeviceArray<int32_t> dslots(slots);
   DeviceArray<float> dinv(inv);
-  // The delay: one row through a 28672 x 14336 weight (its bits are whatever the allocation holds).
-  const int n = 28672, k = 14336;
+  // The delay: one row through a 64 x 262144 weight (8 CTAs, each warp 128 units in turn; its bits are whatever the
+  // allocation holds).
+  const int n = 64, k = 262144;
   DeviceArray<uint32_t> qw(static_cast<size_t>(n) * k / 8);
   DeviceArray<__half2> sz(static_cast<size_t>(n) * (k / 128));
   DeviceArray<__half> x(k), y(n);
