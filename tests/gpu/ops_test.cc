@@ -440,9 +440,9 @@ TEST(Ops, PagedDecodeIsBatchInvariant) {
 
 // keys_cached: the tensor-core kernel loads a query's keys before PdlWait, while the kernel before it runs, and the
 // query's own key after. Here that kernel is RopeKv writing each query's key and value, held back behind a long
-// kNarrow GEMM of one cluster (a few CTAs, so the kernels after it are resident at once) that lets them start right
-// away: a key at the query's position loaded early would be the stale one the cache held before. The result must be
-// the bits of an ordinary launch after everything finished.
+// kNarrow GEMM of four CTAs without a K split (no cluster), which lets the kernels after it start at once: a key at
+// the query's position loaded early would be the stale one the cache held before. The result must be the bits of an
+// ordinary launch after everything finished.
 TEST(Ops, PagedDecodeWithCachedKeysReadsItsOwnKeyAfterTheKernelBefore) {
   std::mt19937 rng(19);
   const int heads = 32, kv_heads = 8, hd = 128, width = (heads + 2 * kv_heads) * hd;
@@ -457,17 +457,17 @@ TEST(Ops, PagedDecodeWithCachedKeysReadsItsOwnKeyAfterTheKernelBefore) {
   DeviceArray<__half> qkv(testing::ToHalf(testing::RandomHalfValues(static_cast<size_t>(d.rows) * width, -2, 2, &rng)));
   DeviceArray<int32_t> dslots(slots);
   DeviceArray<float> dinv(inv);
-  // The delay: one row through a 64 x 262144 weight (8 CTAs, each warp 128 units in turn; its bits are whatever the
-  // allocation holds).
-  const int n = 64, k = 262144;
+  // The delay: one row through a 256 x 131072 weight in one K range (4 CTAs, each warp 512 units in turn; its bits
+  // are whatever the allocation holds).
+  const int n = 256, k = 131072;
   DeviceArray<uint32_t> qw(static_cast<size_t>(n) * k / 8);
   DeviceArray<__half2> sz(static_cast<size_t>(n) * (k / 128));
   DeviceArray<__half> x(k), y(n);
   x.Poison();
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
-  const W4A16GemmParams gp{x.get(), k, qw.get(), sz.get(), y.get(), n, 1, n, k, 128, W4A16GemmKind::kNarrow,
-                           W4A16GemmSplits(W4A16GemmKind::kNarrow, n, k, sms), nullptr, nullptr};
+  const W4A16GemmParams gp{x.get(), k, qw.get(), sz.get(), y.get(), n, 1, n, k, 128, W4A16GemmKind::kNarrow, 1,
+                           nullptr, nullptr};
   ASSERT_TRUE(ValidateW4A16Gemm(gp).ok());
   const RopeKvParams rope{qkv.get(), dev.qpos.get(), dslots.get(), dinv.get(), dev.k.get(), dev.v.get(), d.rows,
                           heads, kv_heads, hd};
