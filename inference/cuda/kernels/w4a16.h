@@ -13,7 +13,8 @@
 //               0..15, exact in fp16: the 4 lanes sharing l/4 read the same 32 bytes.
 //   W[k, n] = (q[k, n] - zero[k/G, n]) * scale[k/G, n], rounded to fp16 once (the AWQ formula of
 //   ../shared/tools/awq_reference.py, and what transformers multiplies in fp16).
-// Linears that share an input (q/k/v, gate/up) are fused by repacking each into consecutive columns of one buffer.
+// Linears that share an input (q/k/v, gate/up) are fused by repacking each into consecutive columns of one buffer,
+// or (gate/up, for the GEMM's SiLU*up epilogue) into alternating runs of kW4SiluRun columns.
 //
 // Batch invariance: within one kind (W4A16GemmKind) the GEMM splits K the same way for every row count
 // (W4A16GemmSplits depends on the kind, N, K and the device only) and adds partial sums in a fixed order, so a row's

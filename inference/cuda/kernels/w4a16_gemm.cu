@@ -17,6 +17,9 @@
 // workspace and counters of W4A16GemmParams are not used). Only MX and the weight pipeline, which never change a
 // row's arithmetic, follow the row count.
 //
+// With silu_mul (gate and up interleaved in runs of 32 columns, so a lane's tiles 0-1 and 2-3 are the gate and up
+// values of the same outputs) the tile's store is SiLU(gate) * up instead (silu.cuh), the bits SiluMul would give.
+//
 // Programmatic dependent launch (pdl.cuh): the first units' weights and scales are requested before PdlWait, while
 // the kernel before is finishing.
 #include <algorithm>
