@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     p.y = y.as<__half>(), p.ldy = n, p.m = m, p.n = n, p.k = k, p.group = kGroup;
     p.kind = inference::cuda::W4A16GemmKind::kWide, p.splits = 1;
     // --profile-config mw,mt,nw,sk,stages[,s]: that config instead of the default (s: swapped).
-    inference::cuda::W4A16GemmConfig c = inference::cuda::W4A16GemmDefaultConfig(p.kind, m, n);
+    inference::cuda::W4A16GemmConfig c = inference::cuda::W4A16GemmDefaultConfig(p.kind, m, n, p.splits, sms);
     if (flags.count("profile-config")) {
       std::string spec = flags["profile-config"];
       const bool swapped = spec.back() == 's';
@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
           p.x = x.as<__half>(), p.ldx = l.k, p.qweight = qw.as<uint32_t>(), p.scale_zero = sz.as<__half2>();
           p.y = y.as<__half>(), p.ldy = l.n, p.m = m, p.n = l.n, p.k = l.k, p.group = kGroup, p.kind = kind;
           p.splits = splits, p.workspace = ws.as<float>(), p.counters = counters.as<int32_t>();
-          const inference::cuda::W4A16GemmConfig def = inference::cuda::W4A16GemmDefaultConfig(kind, m, l.n);
+          const inference::cuda::W4A16GemmConfig def = inference::cuda::W4A16GemmDefaultConfig(kind, m, l.n, splits, sms);
           std::printf("%-10s %-6s %4d", l.name, narrow ? "narrow" : "wide", m);
           for (int i = 0; i < count; ++i) {
             const inference::cuda::W4A16GemmConfig& c = configs[i];

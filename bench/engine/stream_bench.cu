@@ -200,19 +200,38 @@ int main() {
     inference::cuda::W4A16GemmParams p;
     p.x = static_cast<const __half*>(x), p.ldx = l.k, p.y = static_cast<__half*>(y), p.ldy = l.n;
     p.m = 1, p.n = int(l.n), p.k = int(l.k), p.group = kGroup, p.splits = splits;
-    for (bool pdl : {false, true}) {
-      inference::cuda::SetProgrammaticLaunch(pdl);
-      const double us = 1000.0 * bench::GraphMs([&](cudaStream_t s) {
+    // A chain of the GEMM in config c (nullptr: the dispatcher's default).
+    auto chain_us = [&](const inference::cuda::W4A16GemmConfig* c) {
+      return 1000.0 * bench::GraphMs([&](cudaStream_t s) {
         for (int i = 0; i < kChain; ++i) {
           inference::cuda::W4A16GemmParams q = p;
           q.qweight = reinterpret_cast<const uint32_t*>(at(i));
           q.scale_zero = reinterpret_cast<const __half2*>(static_cast<const char*>(sz) + i * sz_bytes);
-          inference::cuda::LaunchW4A16Gemm(q, s);
+          if (c) (void)inference::cuda::LaunchW4A16GemmWith(q, *c, s);
+          else inference::cuda::LaunchW4A16Gemm(q, s);
         }
       }) / kChain;
-      std::printf(" %8.2f", us);
+    };
+    for (bool pdl : {false, true}) {
+      inference::cuda::SetProgrammaticLaunch(pdl);
+      std::printf(" %8.2f", chain_us(nullptr));
     }
     inference::cuda::SetProgrammaticLaunch(true);
+    // Every kNarrow config that takes one-row tiles, chained with programmatic launch: [kind mt stages x_rows].
+    int count = 0;
+    const inference::cuda::W4A16GemmConfig* configs = inference::cuda::W4A16GemmConfigs(&count);
+    for (int i = 0; i < count; ++i) {
+      const inference::cuda::W4A16GemmConfig& c = configs[i];
+      if (c.kind != inference::cuda::W4A16GemmKind::kNarrow || c.mt != 1) continue;
+      std::printf("  [%d %d r%d] %.2f", c.mt, c.stages, c.x_rows, chain_us(&c));
+    }
+    p.m = 8;
+    std::printf("\n%-10s m=8 %8.2f", l.name, chain_us(nullptr));
+    for (int i = 0; i < count; ++i) {
+      const inference::cuda::W4A16GemmConfig& c = configs[i];
+      if (c.kind != inference::cuda::W4A16GemmKind::kNarrow || c.mt != 1 || c.x_rows != 0) continue;
+      std::printf("  [%d %d r%d] %.2f", c.mt, c.stages, c.x_rows, chain_us(&c));
+    }
     std::printf("\n");
   }
   const cudaError_t err = cudaGetLastError();

@@ -7,9 +7,9 @@
 
 #include "inference/cuda/kernels/attention.h"
 #include "inference/cuda/kernels/elementwise.h"
-#include "inference/cuda/kernels/w4a16.h"
 #include "inference/engine/kv_layout.h"
 #include "tests/gpu/gpu_test_util.h"
+#include "tests/gpu/late_copy.h"
 
 namespace inference::cuda {
 namespace {
@@ -439,44 +439,34 @@ TEST(Ops, PagedDecodeIsBatchInvariant) {
 }
 
 // keys_cached: the tensor-core kernel loads a query's keys before PdlWait, while the kernel before it runs, and the
-// query's own key after. Here that kernel is RopeKv writing each query's key and value, held back behind a long
-// kNarrow GEMM of four CTAs without a K split (no cluster), which lets the kernels after it start at once: a key at
-// the query's position loaded early would be the stale one the cache held before. The result must be the bits of an
-// ordinary launch after everything finished.
+// query's own key and value (which that kernel writes: RopeKv in the engine) again after it. Here the kernel before
+// writes every query's own key and value only after a delay, having let attention launch at once (late_copy.h): an
+// own key or value used from before the wait would be the old one. The result must be the bits of an ordinary launch
+// after everything finished.
 TEST(Ops, PagedDecodeWithCachedKeysReadsItsOwnKeyAfterTheKernelBefore) {
   std::mt19937 rng(19);
-  const int heads = 32, kv_heads = 8, hd = 128, width = (heads + 2 * kv_heads) * hd;
+  const int heads = 32, kv_heads = 8, hd = 128;
   const DecodeProblem d = MakeDecodeProblem(heads, kv_heads, hd, 4096, {1, 17, 64, 65, 700, 4097}, 0, &rng);
   DecodeDevice dev(d);
-  std::vector<int32_t> slots;
-  for (int r = 0; r < d.rows; ++r)
-    slots.push_back(d.tables[static_cast<size_t>(d.qseq[r]) * d.max_blocks + d.qpos[r] / d.block_size] *
-                        d.block_size + d.qpos[r] % d.block_size);
-  std::vector<float> inv(hd / 2);
-  for (int i = 0; i < hd / 2; ++i) inv[i] = 1.0f / std::pow(10000.0f, static_cast<float>(2 * i) / hd);
-  DeviceArray<__half> qkv(testing::ToHalf(testing::RandomHalfValues(static_cast<size_t>(d.rows) * width, -2, 2, &rng)));
-  DeviceArray<int32_t> dslots(slots);
-  DeviceArray<float> dinv(inv);
-  // The delay: one row through a 256 x 131072 weight in one K range (4 CTAs, each warp 512 units in turn; its bits
-  // are whatever the allocation holds).
-  const int n = 256, k = 131072;
-  DeviceArray<uint32_t> qw(static_cast<size_t>(n) * k / 8);
-  DeviceArray<__half2> sz(static_cast<size_t>(n) * (k / 128));
-  DeviceArray<__half> x(k), y(n);
-  x.Poison();
+  // The caches as the kernel before leaves them: each query's own key and value replaced.
+  std::vector<float> k_new = d.k, v_new = d.v;
+  const size_t token = static_cast<size_t>(kv_heads) * hd;
+  for (int r = 0; r < d.rows; ++r) {
+    const size_t slot = static_cast<size_t>(d.tables[static_cast<size_t>(d.qseq[r]) * d.max_blocks + d.qpos[r] / d.block_size]) *
+                            d.block_size + d.qpos[r] % d.block_size;
+    const std::vector<float> k_own = testing::RandomHalfValues(token, -1, 1, &rng);
+    const std::vector<float> v_own = testing::RandomHalfValues(token, -1, 1, &rng);
+    std::copy(k_own.begin(), k_own.end(), k_new.begin() + slot * token);
+    std::copy(v_own.begin(), v_own.end(), v_new.begin() + slot * token);
+  }
+  DeviceArray<__half> dk_new(testing::ToHalf(k_new)), dv_new(testing::ToHalf(v_new));
   int sms = 0;
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
-  const W4A16GemmParams gp{x.get(), k, qw.get(), sz.get(), y.get(), n, 1, n, k, 128, W4A16GemmKind::kNarrow, 1,
-                           nullptr, nullptr};
-  ASSERT_TRUE(ValidateW4A16Gemm(gp).ok());
-  const RopeKvParams rope{qkv.get(), dev.qpos.get(), dslots.get(), dinv.get(), dev.k.get(), dev.v.get(), d.rows,
-                          heads, kv_heads, hd};
-  ASSERT_TRUE(ValidateRopeKv(rope).ok());
   const size_t ws_bytes = PagedAttentionWorkspaceBytes(d.rows, heads, hd, PagedAttentionSplits(d.rows, kv_heads, sms));
   DeviceArray<float> ws(ws_bytes / sizeof(float));
   cudaMemset(ws.get(), 0, ws_bytes);
   PagedAttentionParams p;
-  p.q = qkv.get(), p.ldq = width, p.k_cache = dev.k.get(), p.v_cache = dev.v.get();
+  p.q = dev.q.get(), p.ldq = heads * hd, p.k_cache = dev.k.get(), p.v_cache = dev.v.get();
   p.block_tables = dev.tables.get(), p.max_blocks = d.max_blocks, p.block_size = d.block_size;
   p.query_seq = dev.qseq.get(), p.query_pos = dev.qpos.get(), p.tokens = d.rows, p.heads = heads;
   p.kv_heads = kv_heads, p.head_dim = hd, p.window = d.window, p.scale = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -485,27 +475,40 @@ TEST(Ops, PagedDecodeWithCachedKeysReadsItsOwnKeyAfterTheKernelBefore) {
   ASSERT_TRUE(ValidatePagedAttention(p).ok());
   cudaStream_t stream;
   ASSERT_CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  ASSERT_CUDA_OK(cudaDeviceSynchronize());
-  const std::vector<__half> k_before = dev.k.Download();
+  // Every kernel launched once (a first launch loads its module, which holds back programmatic launch), then the
+  // window checked: a kernel launched after the late copy starts before it copies.
+  const unsigned long long never = ~0ull;
+  DeviceArray<unsigned long long> times(std::vector<unsigned long long>{never, never});
+  testing::LaunchLateCopies({}, {}, 0, nullptr, stream);
+  testing::LaunchStartProbe(times.get() + 1, stream);
+  LaunchPagedAttention(p, stream);
+  ASSERT_CUDA_OK(cudaStreamSynchronize(stream));
+  cudaMemcpy(times.get(), std::vector<unsigned long long>{never, never}.data(), 2 * sizeof(never), cudaMemcpyHostToDevice);
+  testing::LaunchLateCopies({}, {}, 200, times.get(), stream);
+  testing::LaunchStartProbe(times.get() + 1, stream);
+  ASSERT_CUDA_OK(cudaStreamSynchronize(stream));
+  const std::vector<unsigned long long> t = times.Download();
+  ASSERT_LT(t[1], t[0]) << "the kernel after the late copy did not start before it copied: the test cannot tell";
   dev.out.Poison();
-  LaunchW4A16Gemm(gp, stream);
-  LaunchRopeKv(rope, stream);
+  ASSERT_CUDA_OK(cudaDeviceSynchronize());
+  const size_t bytes = d.k.size() * sizeof(__half);
+  testing::LaunchLateCopies({dev.k.get(), dk_new.get(), bytes}, {dev.v.get(), dv_new.get(), bytes}, 200, nullptr,
+                            stream);
   LaunchPagedAttention(p, stream);
   ASSERT_CUDA_OK(cudaStreamSynchronize(stream));
   ASSERT_CUDA_OK(cudaStreamDestroy(stream));
   const std::vector<__half> early = dev.out.Download();
-  // RopeKv changed every query's own key, so a stale one would have shown.
-  const std::vector<__half> k_after = dev.k.Download();
-  for (int r = 0; r < d.rows; ++r) {
-    const size_t at = (static_cast<size_t>(slots[r]) * kv_heads) * hd;
-    EXPECT_NE(std::memcmp(&k_before[at], &k_after[at], kv_heads * hd * sizeof(__half)), 0) << "row " << r;
-  }
   p.keys_cached = false;
   dev.out.Poison();
   LaunchPagedAttention(p, nullptr);
   ASSERT_CUDA_OK(cudaDeviceSynchronize());
   const std::vector<__half> ordinary = dev.out.Download();
   EXPECT_EQ(std::memcmp(early.data(), ordinary.data(), early.size() * sizeof(__half)), 0);
+  // The ordinary launch read the new caches: its result is not the old caches' one.
+  DecodeDevice old_dev(d);
+  const std::vector<uint16_t> old_caches = RunDecode(d, &old_dev, {}, p.splits);
+  ASSERT_CUDA_OK(cudaDeviceSynchronize());
+  EXPECT_NE(std::memcmp(old_caches.data(), ordinary.data(), early.size() * sizeof(__half)), 0);
 }
 
 }  // namespace

@@ -90,22 +90,30 @@ __device__ __forceinline__ void StoreRecord(const PagedAttentionParams& p, int q
   if (od == 0) r[HD] = rec.m, r[HD + 1] = rec.l;
 }
 
+// counter += v at GPU scope with release and acquire semantics; returns the value before.
+__device__ __forceinline__ unsigned int AtomicAddAcqRelGpu(unsigned int* counter, unsigned int v) {
+  unsigned int before;
+  asm volatile("atom.add.acq_rel.gpu.global.u32 %0, [%1], %2;\n" : "=r"(before) : "l"(counter), "r"(v) : "memory");
+  return before;
+}
+
 // Every worker calls this after storing its records (all threads of the CTA). True in the last worker to arrive,
-// which then folds the records (FoldRecords); the counter is left zero for the next launch.
+// which then folds the records (FoldRecords); the counter is left zero for the next launch. The first barrier orders
+// the CTA's record stores before thread 0's arrival, which releases them (release is cumulative) and, in the last
+// worker, acquires the other workers' records; the second barrier orders the CTA's reads after that. (Two
+// __threadfence and a relaxed atomic did the same: engine steps at batch 1 1.930 / 1.944 ms before, 1.922 / 1.919
+// after, bench/RESULTS.md.)
 template <int HD>
 __device__ __forceinline__ bool ArriveLast(const PagedAttentionParams& p, int qi, int kvh, int workers) {
   __shared__ bool last_worker;
-  __threadfence();
   __syncthreads();
   if (threadIdx.x == 0) {
     unsigned int* counter = Counter<HD>(p, qi, kvh);
-    last_worker = atomicAdd(counter, 1u) == static_cast<unsigned int>(workers - 1);
+    last_worker = AtomicAddAcqRelGpu(counter, 1u) == static_cast<unsigned int>(workers - 1);
     if (last_worker) *counter = 0u;  // every worker has arrived: ready for the next launch
   }
   __syncthreads();
-  if (!last_worker) return false;
-  __threadfence();
-  return true;
+  return last_worker;
 }
 
 // The last worker: folds the `count` records of head h (its elements od..) into run, in split order.

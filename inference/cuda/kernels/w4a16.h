@@ -144,7 +144,8 @@ inline bool operator==(const W4A16GemmConfig& a, const W4A16GemmConfig& b) {
   return a.kind == b.kind && a.mw == b.mw && a.mt == b.mt && a.nw == b.nw && a.sk == b.sk && a.stages == b.stages &&
          a.swapped == b.swapped && a.x_rows == b.x_rows;
 }
-W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n);
+// The config LaunchW4A16Gemm picks for m rows of an n-column weight cut into `splits` K ranges on sm_count SMs.
+W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n, int splits, int sm_count);
 const W4A16GemmConfig* W4A16GemmConfigs(int* count);
 [[nodiscard]] absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c,
                                                cudaStream_t stream);

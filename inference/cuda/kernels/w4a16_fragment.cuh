@@ -120,36 +120,50 @@ __device__ __forceinline__ void MmaM16N8K16(float (&d)[4], const uint32_t (&a)[4
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-// The A fragment of a 16x16 fp16 tile in shared memory; lane l passes the address of row l % 16, column 8 (l / 16).
-__device__ __forceinline__ void LdMatrixX4(uint32_t (&a)[4], const void* smem_row) {
-  const uint32_t addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem_row));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3])
-               : "r"(addr));
-}
-
-// mbarrier and bulk-copy (TMA) wrappers for per-warp shared-memory rings.
+// Shared-memory addresses as the 32-bit offsets of the shared window: a kernel that converts its base pointers once
+// and adds offsets saves the generic-to-shared conversion every access through a pointer costs.
 __device__ __forceinline__ uint32_t SmemAddr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
+
+// The A fragment of a 16x16 fp16 tile in shared memory; lane l passes the address of row l % 16, column 8 (l / 16).
+__device__ __forceinline__ void LdMatrixX4(uint32_t (&a)[4], uint32_t smem_row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3])
+               : "r"(smem_row));
+}
+__device__ __forceinline__ void LdMatrixX4(uint32_t (&a)[4], const void* smem_row) { LdMatrixX4(a, SmemAddr(smem_row)); }
+
+// 16 bytes from shared memory (16-byte aligned).
+__device__ __forceinline__ uint4 LdShared128(uint32_t addr) {
+  uint4 v;
+  asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr));
+  return v;
+}
+
+// mbarrier and bulk-copy (TMA) wrappers for per-warp shared-memory rings (pointers, or SmemAddr offsets).
 __device__ __forceinline__ void MbarInit(uint64_t* bar, int count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(SmemAddr(bar)), "r"(count) : "memory");
 }
 __device__ __forceinline__ void FenceMbarInit() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
-__device__ __forceinline__ void MbarArriveExpectTx(uint64_t* bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(SmemAddr(bar)), "r"(bytes) : "memory");
+__device__ __forceinline__ void MbarArriveExpectTx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
 }
-__device__ __forceinline__ void MbarWait(uint64_t* bar, uint32_t parity) {
+__device__ __forceinline__ void MbarArriveExpectTx(uint64_t* bar, uint32_t bytes) {
+  MbarArriveExpectTx(SmemAddr(bar), bytes);
+}
+__device__ __forceinline__ void MbarWait(uint32_t bar, uint32_t parity) {
   asm volatile(
       "{\n"
       ".reg .pred done;\n"
       "WAIT_%=:\n"
       "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
       "@!done bra WAIT_%=;\n"
-      "}\n" ::"r"(SmemAddr(bar)),
+      "}\n" ::"r"(bar),
       "r"(parity)
       : "memory");
 }
+__device__ __forceinline__ void MbarWait(uint64_t* bar, uint32_t parity) { MbarWait(SmemAddr(bar), parity); }
 // Waits as MbarWait does, acquiring at cluster scope what other CTAs of the cluster released with MbarArriveRemote.
 __device__ __forceinline__ void MbarWaitCluster(uint64_t* bar, uint32_t parity) {
   uint32_t done = 0;
@@ -176,11 +190,13 @@ __device__ __forceinline__ void ClusterArriveRelaxed() {
 __device__ __forceinline__ void ClusterWait() { asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory"); }
 
 // `bytes` (a multiple of 16, both addresses 16-byte aligned) global -> shared; completes `bar`'s transaction bytes.
-__device__ __forceinline__ void BulkCopyToShared(void* dst, const void* src, uint32_t bytes, uint64_t* bar) {
-  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
-                   SmemAddr(dst)),
-               "l"(src), "r"(bytes), "r"(SmemAddr(bar))
+__device__ __forceinline__ void BulkCopyToShared(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+               "l"(src), "r"(bytes), "r"(bar)
                : "memory");
+}
+__device__ __forceinline__ void BulkCopyToShared(void* dst, const void* src, uint32_t bytes, uint64_t* bar) {
+  BulkCopyToShared(SmemAddr(dst), src, bytes, SmemAddr(bar));
 }
 
 // 16 bytes global -> shared, bypassing L1; zero-filled when !valid.

@@ -93,16 +93,15 @@ struct NarrowMath {
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[j][mx][e] = sum[j][mx][e] = 0.f;
   }
-  // xb: the unit's activations, rows of kXRowHalves, of which rows [0, rows) were loaded: the tile's rows past them
-  // read the last loaded row again (their sums are never stored), so nothing unloaded is read. last: the unit ends a
+  // x: the shared address of the unit's activations, rows of kXRowHalves; x_off: XRowOffsets. last: the unit ends a
   // group, whose sums are then scaled into acc and start again from zero.
-  __device__ __forceinline__ void Unit(const uint4 (&w)[kUnitSteps], const __half* xb, int rows, int lane, bool last) {
+  __device__ __forceinline__ void Unit(const uint4 (&w)[kUnitSteps], uint32_t x, const uint32_t (&x_off)[MX],
+                                       bool last) {
 #pragma unroll
     for (int f = 0; f < kUnitSteps; f += 2) {
       uint32_t b[MX][4];  // steps f and f + 1: (b0, b1) of each
 #pragma unroll
-      for (int mx = 0; mx < MX; ++mx)
-        LdMatrixX4(b[mx], xb + min(8 * mx + lane % 8, rows - 1) * kXRowHalves + kW4StepK * f + 8 * (lane / 8));
+      for (int mx = 0; mx < MX; ++mx) LdMatrixX4(b[mx], x + x_off[mx] + 2 * kW4StepK * f);
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const uint32_t words[4] = {w[f + h].x, w[f + h].y, w[f + h].z, w[f + h].w};
@@ -130,6 +129,15 @@ struct NarrowMath {
     }
   }
 };
+
+// The lane's ldmatrix row of each n8 tile of a unit's activations, as byte offsets: of the rows [0, rows) that were
+// loaded; the tile's rows past them read the last loaded row again (their sums are never stored), so nothing unloaded
+// is read.
+template <int MX>
+__device__ __forceinline__ void XRowOffsets(int rows, int lane, uint32_t (&x_off)[MX]) {
+#pragma unroll
+  for (int mx = 0; mx < MX; ++mx) x_off[mx] = 2 * (min(8 * mx + lane % 8, rows - 1) * kXRowHalves + 8 * (lane / 8));
+}
 
 // Where a warp is in its groups, advanced unit by unit (a division per unit costs as much as a tenth of the unit's
 // arithmetic): in_group counts the current group's units, next is the group whose scales are loaded next.
@@ -311,6 +319,9 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, Narrow<MX>::kMinCtasPerS
   NarrowMath<MX> math;
   math.Zero();
   GroupCursor at(r.g0);
+  const uint32_t ring_s = SmemAddr(ring);
+  uint32_t x_off[MX];
+  XRowOffsets<MX>(C::kRows, lane, x_off);
   auto process = [&](const uint4(&wu)[kUnitSteps], int u) {
     CpAsyncWait<1>();
     __syncwarp();  // unit u's activations are visible to the warp; everyone is done with the buffer load_x refills
@@ -319,7 +330,7 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, Narrow<MX>::kMinCtasPerS
       math.sc = W4CenteredScalesOf(s_raw);
       if (at.next < r.g1) s_raw[0] = s_src[at.next * kGroupUint4], s_raw[1] = s_src[at.next * kGroupUint4 + 1];
     }
-    math.Unit(wu, ring + (u % kXRing) * C::kXBufHalves, C::kRows, lane, at.Last(r));
+    math.Unit(wu, ring_s + (u % kXRing) * C::kXBufHalves * 2, x_off, at.Last(r));
     at.Advance(r);
   };
   for (int u = 0; u < nunits; u += kWBuf) {
@@ -361,62 +372,71 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const WarpRange r(p, 8 * MX, warp);
   const int nunits = r.nunits;
-  unsigned char* ring = smem + warp * T::kWarpBytes;
-  uint64_t* bar = bars[warp];
+  // The warp's ring and mbarriers as shared addresses: slot i at ring + i * kSlotBytes (its weights, then its
+  // activation rows), its mbarrier at bar + 8 i.
+  const uint32_t ring = SmemAddr(smem + warp * T::kWarpBytes), bar = SmemAddr(bars[warp]);
   if (lane == 0) {
 #pragma unroll
-    for (int i = 0; i < U; ++i) MbarInit(&bar[i], 1);
+    for (int i = 0; i < U; ++i) MbarInit(&bars[warp][i], 1);
     FenceMbarInit();
   }
   __syncwarp();
-  const unsigned char* w_src = reinterpret_cast<const unsigned char*>(p.qweight) +
-                               (static_cast<int64_t>(r.block) * (p.k / kW4StepK) + r.u0 * kUnitSteps) * kW4FragmentBytes;
   constexpr int kUnitWBytes = kUnitSteps * kW4FragmentBytes;
   const uint32_t slot_bytes = kUnitWBytes + r.rows * kUnitK * 2;
+  const unsigned char* w_next = reinterpret_cast<const unsigned char*>(p.qweight) +
+                                (static_cast<int64_t>(r.block) * (p.k / kW4StepK) + r.u0 * kUnitSteps) * kW4FragmentBytes;
   // Weights of the first U units and the first group's scales, before PdlWait (nothing writes them).
   if (lane == 0)
     for (int i = 0; i < U && i < nunits; ++i) {
-      MbarArriveExpectTx(&bar[i], slot_bytes);
-      BulkCopyToShared(ring + i * T::kSlotBytes, w_src + static_cast<int64_t>(i) * kUnitWBytes, kUnitWBytes, &bar[i]);
+      MbarArriveExpectTx(bar + 8 * i, slot_bytes);
+      BulkCopyToShared(ring + i * T::kSlotBytes, w_next + i * kUnitWBytes, kUnitWBytes, bar + 8 * i);
     }
+  w_next += U * kUnitWBytes;
   const uint4* s_src = ScaleSource(p, r, lane);
   uint4 s_raw[2] = {};
   if (nunits > 0) s_raw[0] = s_src[r.g0 * kGroupUint4], s_raw[1] = s_src[r.g0 * kGroupUint4 + 1];
 
   PdlWait();
   PdlLaunchDependents();  // the next kernel may take its place as this one drains
-  const __half* x_row = p.x + static_cast<int64_t>(r.row0 + lane) * p.ldx + static_cast<int64_t>(r.u0) * kUnitK;
-  auto load_x = [&](int u) {  // lane `row` copies its row of unit u
-    if (lane < r.rows)
-      BulkCopyToShared(ring + (u % U) * T::kSlotBytes + kUnitWBytes + lane * kXRowHalves * 2, x_row + u * kUnitK,
-                       kUnitK * 2, &bar[u % U]);
-  };
-  for (int i = 0; i < U && i < nunits; ++i) load_x(i);
+  // Lane `row` copies its activation row of each unit into the unit's slot.
+  const __half* x_next = p.x + static_cast<int64_t>(r.row0 + lane) * p.ldx + static_cast<int64_t>(r.u0) * kUnitK;
+  const uint32_t x_dst = ring + kUnitWBytes + lane * kXRowHalves * 2;
+  if (lane < r.rows)
+    for (int i = 0; i < U && i < nunits; ++i)
+      BulkCopyToShared(x_dst + i * T::kSlotBytes, x_next + i * kUnitK, kUnitK * 2, bar + 8 * i);
+  x_next += U * kUnitK;
 
   NarrowMath<MX> math;
   math.Zero();
   GroupCursor at(r.g0);
-  for (int u = 0; u < nunits; ++u) {
-    const int slot = u % U;
-    if (at.in_group == 0) {
-      math.sc = W4CenteredScalesOf(s_raw);
-      if (at.next < r.g1) s_raw[0] = s_src[at.next * kGroupUint4], s_raw[1] = s_src[at.next * kGroupUint4 + 1];
-    }
-    MbarWait(&bar[slot], (u / U) & 1);
-    const unsigned char* base = ring + slot * T::kSlotBytes;
-    uint4 w[kUnitSteps];
+  uint32_t x_off[MX];
+  XRowOffsets<MX>(r.rows, lane, x_off);
+  // Rounds of U units, one per slot (compile-time slot addresses); each slot is refilled with the unit U ahead.
+  for (int u0 = 0, parity = 0; u0 < nunits; u0 += U, parity ^= 1) {
 #pragma unroll
-    for (int f = 0; f < kUnitSteps; ++f) w[f] = reinterpret_cast<const uint4*>(base)[f * 32 + lane];
-    math.Unit(w, reinterpret_cast<const __half*>(base + kUnitWBytes), r.rows, lane, at.Last(r));
-    at.Advance(r);
-    __syncwarp();  // every lane is done with the slot before it is refilled
-    if (u + U < nunits) {
-      if (lane == 0) {
-        MbarArriveExpectTx(&bar[slot], slot_bytes);
-        BulkCopyToShared(ring + slot * T::kSlotBytes, w_src + static_cast<int64_t>(u + U) * kUnitWBytes, kUnitWBytes,
-                         &bar[slot]);
+    for (int s = 0; s < U; ++s) {
+      if (u0 + s >= nunits) break;
+      if (at.in_group == 0) {
+        math.sc = W4CenteredScalesOf(s_raw);
+        if (at.next < r.g1) s_raw[0] = s_src[at.next * kGroupUint4], s_raw[1] = s_src[at.next * kGroupUint4 + 1];
       }
-      load_x(u + U);
+      const uint32_t slot = ring + s * T::kSlotBytes;
+      MbarWait(bar + 8 * s, parity);
+      uint4 w[kUnitSteps];
+#pragma unroll
+      for (int f = 0; f < kUnitSteps; ++f) w[f] = LdShared128(slot + f * kW4FragmentBytes + lane * 16);
+      math.Unit(w, slot + kUnitWBytes, x_off, at.Last(r));
+      at.Advance(r);
+      __syncwarp();  // every lane is done with the slot before it is refilled
+      if (u0 + s + U < nunits) {
+        if (lane == 0) {
+          MbarArriveExpectTx(bar + 8 * s, slot_bytes);
+          BulkCopyToShared(slot, w_next, kUnitWBytes, bar + 8 * s);
+        }
+        if (lane < r.rows) BulkCopyToShared(x_dst + s * T::kSlotBytes, x_next, kUnitK * 2, bar + 8 * s);
+      }
+      w_next += kUnitWBytes;
+      x_next += kUnitK;
     }
   }
   __syncthreads();
@@ -454,16 +474,18 @@ void LaunchTma(const W4A16GemmParams& p, cudaStream_t stream) {
 constexpr W4A16GemmKind kN = W4A16GemmKind::kNarrow, kW = W4A16GemmKind::kWide;
 // Every kNarrow shape the dispatcher or the benchmark may pick: {kind, mw, mt = MX, nw, sk, stages, -, x_rows}.
 // Shared memory per CTA: 18, 36 and 72 KB (registers), 51 and 35 KB (ring of 8 and 1 activation rows).
-// The bulk-copy ring's depth. Measured in the engine at batch 1 (ring of one row; bench/RESULTS.md): 2 and 3 units as
-// fast, 6, 8 and 12 slower (2.50 / 2.56 / 2.63 / 3.25 ms per step for 4 / 6 / 8 / 12); the ring at 16 and 32 rows is
-// slower than registers.
-constexpr int kTmaUnits = 4;
+// The bulk-copy ring's depth: kTmaUnits for launches of at most two CTAs per SM (o_proj, down_proj), kTmaUnitsShort
+// for more (q/k/v, gate/up), whose smaller shared memory leaves room on the SM for the next kernel's CTAs to start
+// while it drains (bench/RESULTS.md, eighth round). Much deeper rings were slower (2.50 / 2.56 / 2.63 / 3.25 ms per
+// step at batch 1 for 4 / 6 / 8 / 12 units, sixth round); the ring at 16 and 32 rows is slower than registers.
+constexpr int kTmaUnits = 4, kTmaUnitsShort = 3;
 constexpr W4A16GemmEntry kNarrowEntries[] = {
     {{kN, 1, 1, 1, 1, kWBuf}, Launch<1>},
     {{kN, 1, 2, 1, 1, kWBuf}, Launch<2>},
     {{kN, 1, 4, 1, 1, kWBuf}, Launch<4>},
     {{kN, 1, 1, 1, 1, kTmaUnits}, LaunchTma<1, kTmaUnits>},
-    {{kN, 1, 1, 1, 1, kTmaUnits, false, 1}, LaunchTma<1, kTmaUnits, 1>},
+    {{kN, 1, 1, 1, 1, kTmaUnitsShort}, LaunchTma<1, kTmaUnitsShort>},
+    {{kN, 1, 1, 1, 1, kTmaUnitsShort, false, 1}, LaunchTma<1, kTmaUnitsShort, 1>},
 };
 
 // Every kernel of both kinds: kNarrow's above, kWide's from w4a16_wide.h.
@@ -539,10 +561,13 @@ const W4A16GemmConfig* W4A16GemmConfigs(int* count) {
 // 28.1 against 29.7, down_proj 63.3 against 70.8). Above 64 rows two warpgroups (four blocks for gate/up), except
 // for the q/k/v width between o_proj's and gate/up's, where one warpgroup stays faster (50.6 against 52.1 us at 128
 // rows); there the swapped kernel is slower on every shape (its activations are read once per 128 columns). kNarrow:
-// up to 8 rows one n8 tile per CTA and the bulk-copy ring (its four units in flight per warp; at one row, slots of one
-// activation row: 2.50 against 2.57 ms per engine step at batch 1); up to 16 two tiles, above four, weights through
+// up to 8 rows one n8 tile per CTA and the bulk-copy ring: for launches of at most two CTAs per SM four units deep
+// with slots of the tile's 8 rows, for more three units deep, at one row with slots of one activation row
+// (ten-GEMM chains with programmatic launch, eighth round: at one row down_proj 13.4 us against 15.5 with four
+// one-row slots, q/k/v 6.9 against 7.3 and 10.5, gate/up 19.7 against 20.1 and 20.5; at 8 rows q/k/v 8.2 against
+// 11.8, gate/up 25.1 against 26.8, down_proj 17.0 against 19.5); up to 16 two tiles, above four, weights through
 // registers.
-W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n) {
+W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n, int splits, int sm_count) {
   constexpr int kLongN = 16384;  // gate/up's n (28672); q/k/v (6144), o_proj and down_proj (4096) are shorter
   constexpr int kSquareN = 4096;
   const int blocks = n / kW4BlockN;
@@ -551,8 +576,10 @@ W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n) {
     if (m <= 64 || (n > kSquareN && n < kLongN)) return {kW, 1, 4, n >= kLongN && blocks % 2 == 0 ? 2 : 1, 1, 4};
     return n >= kLongN && blocks % 4 == 0 ? W4A16GemmConfig{kW, 2, 4, 4, 1, 4} : W4A16GemmConfig{kW, 2, 4, 1, 1, 4};
   }
-  if (m == 1) return {kN, 1, 1, 1, 1, kTmaUnits, false, 1};
-  if (m <= 8) return {kN, 1, 1, 1, 1, kTmaUnits};
+  if (m <= 8) {
+    if (blocks * splits <= 2 * sm_count) return {kN, 1, 1, 1, 1, kTmaUnits};
+    return {kN, 1, 1, 1, 1, kTmaUnitsShort, false, m == 1 ? 1 : 0};
+  }
   return {kN, 1, m <= 16 ? 2 : 4, 1, 1, kWBuf};
 }
 
@@ -573,7 +600,13 @@ absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig
 }
 
 void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream) {
-  (void)LaunchW4A16GemmWith(p, W4A16GemmDefaultConfig(p.kind, p.m, p.n), stream);  // the default always exists
+  static const int sm_count = [] {
+    int device = 0, sms = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    return sms;
+  }();
+  (void)LaunchW4A16GemmWith(p, W4A16GemmDefaultConfig(p.kind, p.m, p.n, p.splits, sm_count), stream);  // always exists
 }
 
 }  // namespace inference::cuda
