@@ -22,9 +22,11 @@ if [ "${MEMCHECK:-1}" = 1 ]; then
     --gtest_filter='AwqTinyMistral.PrefillEqualsDecodeAndChunkedPrefill:AwqTinyMistral.BadBatches*:TinyStoriesAwq.*' \
     >"$out/memcheck_tiny.log" 2>&1 || failed=$((failed + 1))
   tail -3 "$out/memcheck_tiny.log"
+  # The sanitizer runs kernels one after another, so the keys_cached test's window (a kernel starting before the one
+  # before it ends, which that test checks it has) cannot open under it; that test runs in the stage above.
   for t in gpu_ops_test gpu_flash_prefill_test; do
-    compute-sanitizer --tool memcheck --error-exitcode 9 "$carry/bin/$t" >"$out/memcheck_$t.log" 2>&1 ||
-      failed=$((failed + 1))
+    compute-sanitizer --tool memcheck --error-exitcode 9 "$carry/bin/$t" --gtest_filter='-*CachedKeys*' \
+      >"$out/memcheck_$t.log" 2>&1 || failed=$((failed + 1))
     tail -3 "$out/memcheck_$t.log"
   done
 fi
