@@ -452,8 +452,8 @@ TEST(Ops, PagedDecodeWithCachedKeysReadsItsOwnKeyAfterTheKernelBefore) {
   std::vector<float> k_new = d.k, v_new = d.v;
   const size_t token = static_cast<size_t>(kv_heads) * hd;
   for (int r = 0; r < d.rows; ++r) {
-    const size_t slot = static_cast<size_t>(d.tables[static_cast<size_t>(d.qseq[r]) * d.max_blocks + d.qpos[r] / d.block_size]) *
-                            d.block_size + d.qpos[r] % d.block_size;
+    const int32_t block = d.tables[static_cast<size_t>(d.qseq[r]) * d.max_blocks + d.qpos[r] / d.block_size];
+    const size_t slot = static_cast<size_t>(block) * d.block_size + d.qpos[r] % d.block_size;
     const std::vector<float> k_own = testing::RandomHalfValues(token, -1, 1, &rng);
     const std::vector<float> v_own = testing::RandomHalfValues(token, -1, 1, &rng);
     std::copy(k_own.begin(), k_own.end(), k_new.begin() + slot * token);
@@ -483,7 +483,8 @@ TEST(Ops, PagedDecodeWithCachedKeysReadsItsOwnKeyAfterTheKernelBefore) {
   testing::LaunchStartProbe(times.get() + 1, stream);
   LaunchPagedAttention(p, stream);
   ASSERT_CUDA_OK(cudaStreamSynchronize(stream));
-  cudaMemcpy(times.get(), std::vector<unsigned long long>{never, never}.data(), 2 * sizeof(never), cudaMemcpyHostToDevice);
+  const unsigned long long reset[2] = {never, never};
+  ASSERT_CUDA_OK(cudaMemcpy(times.get(), reset, sizeof(reset), cudaMemcpyHostToDevice));
   testing::LaunchLateCopies({}, {}, 200, times.get(), stream);
   testing::LaunchStartProbe(times.get() + 1, stream);
   ASSERT_CUDA_OK(cudaStreamSynchronize(stream));

@@ -8,8 +8,9 @@
 // four warps owns one 64-column block, 8*MX rows (MX n8 tiles) and one of `splits` ranges of whole groups; warp w
 // takes the w-th quarter of the range. Per 64-k unit a warp loads its four fragments (16 B per lane each) into
 // registers (kWBuf units in flight) or, in the second variant, into a per-warp shared-memory ring filled by bulk
-// copies (kTmaUnits in flight); the activations come through a per-warp ring; it runs 4*MX mma per fragment on
-// (q - zero), which is exact in fp16 (w4a16_fragment.cuh), and the scale multiplies each group's fp32 sum.
+// copies (kTmaUnits or kTmaUnitsShort in flight); the activations come through a per-warp ring; it runs 4*MX mma
+// per fragment on (q - zero), which is exact in fp16 (w4a16_fragment.cuh), and the scale multiplies each group's fp32
+// sum.
 //
 // Reduction order, the same for every row count and config: per output, each group's k16 steps in order from zero,
 // times the group's scale, added to the warp's sum in group order; the four warps' sums added w = 0, 1, 2, 3; the
@@ -383,8 +384,9 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
   __syncwarp();
   constexpr int kUnitWBytes = kUnitSteps * kW4FragmentBytes;
   const uint32_t slot_bytes = kUnitWBytes + r.rows * kUnitK * 2;
-  const unsigned char* w_next = reinterpret_cast<const unsigned char*>(p.qweight) +
-                                (static_cast<int64_t>(r.block) * (p.k / kW4StepK) + r.u0 * kUnitSteps) * kW4FragmentBytes;
+  const unsigned char* w_next =
+      reinterpret_cast<const unsigned char*>(p.qweight) +
+      (static_cast<int64_t>(r.block) * (p.k / kW4StepK) + r.u0 * kUnitSteps) * kW4FragmentBytes;
   // Weights of the first U units and the first group's scales, before PdlWait (nothing writes them).
   if (lane == 0)
     for (int i = 0; i < U && i < nunits; ++i) {
@@ -473,7 +475,8 @@ void LaunchTma(const W4A16GemmParams& p, cudaStream_t stream) {
 
 constexpr W4A16GemmKind kN = W4A16GemmKind::kNarrow, kW = W4A16GemmKind::kWide;
 // Every kNarrow shape the dispatcher or the benchmark may pick: {kind, mw, mt = MX, nw, sk, stages, -, x_rows}.
-// Shared memory per CTA: 18, 36 and 72 KB (registers), 51 and 35 KB (ring of 8 and 1 activation rows).
+// Shared memory per CTA: 18, 36 and 72 KB (registers); 51, 38 and 26 KB (ring of 4 x 8, 3 x 8 and 3 x 1 activation
+// rows).
 // The bulk-copy ring's depth: kTmaUnits for launches of at most two CTAs per SM (o_proj, down_proj), kTmaUnitsShort
 // for more (q/k/v, gate/up), whose smaller shared memory leaves room on the SM for the next kernel's CTAs to start
 // while it drains (bench/RESULTS.md, eighth round). Much deeper rings were slower (2.50 / 2.56 / 2.63 / 3.25 ms per
@@ -600,7 +603,7 @@ absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig
 }
 
 void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream) {
-  static const int sm_count = [] {
+  static const int sm_count = [] {  // of the device current at the first launch: one GPU per process
     int device = 0, sms = 0;
     cudaGetDevice(&device);
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
