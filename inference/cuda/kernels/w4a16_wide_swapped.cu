@@ -18,7 +18,7 @@
 //
 // Arithmetic, the same for every row count and config: each output accumulates its k16 steps in order, one wgmma per
 // step, from zero in each K range; ranges are added in order (w4a16_store.cuh).
-#include "inference/cuda/kernels/w4a16_wide.h"
+#include "inference/cuda/kernels/w4a16_entries.h"
 
 #include <algorithm>
 #include <iterator>
