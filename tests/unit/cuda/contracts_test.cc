@@ -1,7 +1,9 @@
 // The CUDA kernels' host-side contracts, checked without a GPU: every Validate names the offending field, the
-// kernel layout's index maps are bijections, and the attention split/workspace arithmetic holds its bounds.
+// kernel layout's index maps are bijections, the attention split/workspace arithmetic holds its bounds, and the W4A16
+// GEMM's default configs are kernels of its tables.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -122,6 +124,37 @@ TEST(W4A16Gemm, SplitsDependOnTheShapeOnlyAndStayInBounds) {
   EXPECT_EQ(W4A16GemmWorkspaceBytes(256, 4096, 4), size_t{4} * 256 * 4096 * 4);
   EXPECT_EQ(W4A16GemmWorkspaceBytes(256, 4096, 1), 0u);
   EXPECT_EQ(W4A16GemmCounters(17, 4096), 64 * 2);
+}
+
+// The dispatcher's default config for every row count a kind takes is one of the kernels in the tables (the lookup
+// LaunchW4A16Gemm does), and the ring's depth follows the CTAs per SM: four units with slots of the tile's rows for at
+// most two CTAs per SM, three otherwise, slots of one row at one row.
+TEST(W4A16Gemm, DefaultConfigsAreKernelsOfTheTables) {
+  int count = 0;
+  const W4A16GemmConfig* configs = W4A16GemmConfigs(&count);
+  const std::vector<W4A16GemmConfig> all(configs, configs + count);
+  struct Shape {
+    int n, k;
+  };
+  for (const Shape s : {Shape{6144, 4096}, Shape{4096, 4096}, Shape{28672, 4096}, Shape{4096, 14336}, Shape{640, 256}})
+    for (W4A16GemmKind kind : {W4A16GemmKind::kNarrow, W4A16GemmKind::kWide})
+      for (int m = 1; m <= 256; ++m) {
+        const W4A16GemmConfig c =
+            W4A16GemmDefaultConfig(kind, m, s.n, W4A16GemmSplits(kind, s.n, s.k, 132), 132);
+        EXPECT_NE(std::find(all.begin(), all.end(), c), all.end())
+            << "n=" << s.n << " k=" << s.k << " m=" << m << " stages=" << c.stages << " x_rows=" << c.x_rows;
+        EXPECT_EQ(c.kind, kind);
+      }
+  const auto narrow = [](int m, int n, int k) {
+    return W4A16GemmDefaultConfig(W4A16GemmKind::kNarrow, m, n, W4A16GemmSplits(W4A16GemmKind::kNarrow, n, k, 132),
+                                  132);
+  };
+  EXPECT_EQ(narrow(1, 4096, 14336).stages, 4);  // down_proj: 256 CTAs on 132 SMs
+  EXPECT_EQ(narrow(1, 4096, 14336).x_rows, 0);
+  EXPECT_EQ(narrow(1, 6144, 4096).stages, 3);   // q/k/v: 384 CTAs
+  EXPECT_EQ(narrow(1, 6144, 4096).x_rows, 1);
+  EXPECT_EQ(narrow(8, 28672, 4096).stages, 3);  // gate/up: 448 CTAs
+  EXPECT_EQ(narrow(8, 28672, 4096).x_rows, 0);
 }
 
 TEST(AttentionValidate, NamesHeadDimGroupAndSplits) {
