@@ -132,7 +132,9 @@ __device__ __forceinline__ void LdMatrixX4(uint32_t (&a)[4], uint32_t smem_row) 
                : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3])
                : "r"(smem_row));
 }
-__device__ __forceinline__ void LdMatrixX4(uint32_t (&a)[4], const void* smem_row) { LdMatrixX4(a, SmemAddr(smem_row)); }
+__device__ __forceinline__ void LdMatrixX4(uint32_t (&a)[4], const void* smem_row) {
+  LdMatrixX4(a, SmemAddr(smem_row));
+}
 
 // 16 bytes from shared memory (16-byte aligned).
 __device__ __forceinline__ uint4 LdShared128(uint32_t addr) {
