@@ -172,7 +172,8 @@ int main() {
   std::printf("four linears of a layer: chain %.1f us, overlap %.1f us; x32 layers: %.3f / %.3f ms\n", chain_sum,
               overlap_sum, 32 * chain_sum / 1000, 32 * overlap_sum / 1000);
   // kNarrow's read pattern at one row, its grid and split (ten-launch chains as above, weights only), then the GEMM
-  // itself at one row (LaunchW4A16Gemm, weights and scales cold), without and with programmatic launch.
+  // itself at one row (LaunchW4A16Gemm, weights and scales cold), without and with programmatic launch, then every
+  // kNarrow config of one-row tiles with programmatic launch, at one row and (slots of the tile's rows) at 8 rows.
   const size_t sz_bytes = 2 * kInter * (kHidden / kGroup) * 4;
   void *x = nullptr, *y = nullptr, *sz = nullptr;
   if (cudaMalloc(&x, 2 * kInter) != cudaSuccess || cudaMalloc(&y, 4 * kInter) != cudaSuccess ||
