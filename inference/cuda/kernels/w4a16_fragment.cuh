@@ -82,10 +82,10 @@ __device__ __forceinline__ W4CenteredScales W4CenteredScalesOf(const uint4 (&raw
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
     const __half2 sz = *reinterpret_cast<const __half2*>(&words[i]);
-    const __half zero = __high2half(sz);
+    const __half2 zz = __high2half2(sz);  // (zero, zero): the swizzle is an operand modifier of the adds below
     c.s[i] = __low2float(sz);
-    c.lo[i] = __half2half2(__hadd(zero, __float2half(1024.f)));
-    c.hi[i] = __half2half2(__hneg(__hadd(zero, __float2half(64.f))));
+    c.lo[i] = __hadd2(zz, __float2half2_rn(1024.f));
+    c.hi[i] = __hsub2(__float2half2_rn(-64.f), zz);  // -(64 + zero), exact: one add, no negation and replication
   }
   return c;
 }
@@ -190,6 +190,14 @@ __device__ __forceinline__ void ClusterArriveRelaxed() {
   asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
 }
 __device__ __forceinline__ void ClusterWait() { asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory"); }
+
+// True in one lane of the (converged) warp. A bulk copy issued under it with warp-uniform operands needs no loop over
+// the active lanes, which the compiler wraps around one issued by a lane picked as `lane == 0`.
+__device__ __forceinline__ bool ElectOne() {
+  uint32_t elected;
+  asm volatile("{\n.reg .pred p;\nelect.sync _|p, 0xffffffff;\nselp.u32 %0, 1, 0, p;\n}\n" : "=r"(elected));
+  return elected != 0;
+}
 
 // `bytes` (a multiple of 16, both addresses 16-byte aligned) global -> shared; completes `bar`'s transaction bytes.
 __device__ __forceinline__ void BulkCopyToShared(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {

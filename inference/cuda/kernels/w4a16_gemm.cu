@@ -366,7 +366,8 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
   __shared__ __align__(8) uint64_t inbox_bar;
   const SplitInbox inbox{&inbox_bar, smem + T::kSmemBytes, p.splits};
   inbox.Start();
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  // The warp index broadcast from lane 0: the compiler then knows it (and the ring's addresses) is warp-uniform.
+  const int warp = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x / 32), 0), lane = threadIdx.x % 32;
   const WarpRange r(p, 8 * MX, warp);
   const int nunits = r.nunits;
   // The warp's ring and mbarriers as shared addresses: slot i at ring + i * kSlotBytes (its weights, then its
@@ -398,11 +399,12 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
   PdlLaunchDependents();  // the next kernel may take its place as this one drains
   // Lane `row` copies its activation row of each unit into the unit's slot.
   const __half* x_next = p.x + static_cast<int64_t>(r.row0 + lane) * p.ldx + static_cast<int64_t>(r.u0) * kUnitK;
-  const uint32_t x_dst = ring + kUnitWBytes + lane * kXRowHalves * 2;
+  const uint32_t x_dst = ring + kUnitWBytes + lane * kXRowHalves * 2, x_row0 = ring + kUnitWBytes;
   if (lane < r.rows)
     for (int i = 0; i < U && i < nunits; ++i)
       BulkCopyToShared(x_dst + i * T::kSlotBytes, x_next + i * kUnitK, kUnitK * 2, bar + 8 * i);
   x_next += U * kUnitK;
+  const __half* x_next0 = p.x + static_cast<int64_t>(r.row0) * p.ldx + static_cast<int64_t>(r.u0 + U) * kUnitK;
 
   NarrowMath<MX> math;
   math.Zero();
@@ -427,14 +429,17 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
       at.Advance(r);
       __syncwarp();  // every lane is done with the slot before it is refilled
       if (u0 + s + U < nunits) {
-        if (lane == 0) {
+        // One elected lane copies the weights and the first row (warp-uniform operands), lanes 1.. their rows.
+        if (ElectOne()) {
           MbarArriveExpectTx(bar + 8 * s, slot_bytes);
           BulkCopyToShared(slot, w_next, kUnitWBytes, bar + 8 * s);
+          BulkCopyToShared(x_row0 + s * T::kSlotBytes, x_next0, kUnitK * 2, bar + 8 * s);
         }
-        if (lane < r.rows) BulkCopyToShared(x_dst + s * T::kSlotBytes, x_next, kUnitK * 2, bar + 8 * s);
+        if (lane > 0 && lane < r.rows) BulkCopyToShared(x_dst + s * T::kSlotBytes, x_next, kUnitK * 2, bar + 8 * s);
       }
       w_next += kUnitWBytes;
       x_next += kUnitK;
+      x_next0 += kUnitK;
     }
   }
   __syncthreads();
