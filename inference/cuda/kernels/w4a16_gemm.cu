@@ -345,7 +345,8 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, Narrow<MX>::kMinCtasPerS
 }
 
 // Variant 2: each warp keeps U units in flight in a shared-memory ring filled by bulk copies (the tensor memory
-// accelerator; one mbarrier per slot): a unit's 2 KB of weights by lane 0 and its activation rows by one lane each.
+// accelerator; one mbarrier per slot): a unit's 2 KB of weights by one lane and its activation rows by one lane each;
+// in the refills one elected lane (ElectOne, warp-uniform operands) copies the weights and the first row.
 // A slot holds XR activation rows: the tile's 8 * MX, or 1 for launches of one row (a third less shared memory per
 // CTA; the tile's other rows read that row again, Unit's clamp).
 template <int MX, int U, int XR = 8 * MX>
