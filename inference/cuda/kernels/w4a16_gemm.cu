@@ -52,10 +52,10 @@ struct Narrow {
   static constexpr int kAcc = 4 * MX * 4;  // a lane's fp32 sums: 4 words x MX tiles x 4
   static constexpr int kXBufHalves = kRows * kXRowHalves;
   static constexpr int kRingBytes = kXRing * kXBufHalves * 2;
-  static constexpr int kReduceBytes = (kKWarps - 1) * 32 * kAcc * 4;
+  static constexpr int kReduceBytes = kKWarps * 32 * kAcc * 4;  // every warp's sums (NarrowFinish)
   static constexpr int kFinishBytes = kReduceBytes;
-  static constexpr int kInboxBytes = 32 * kAcc / 2 * 8;  // warp 0's float2 results of one split past the first, in
-                                                         // rank 0's shared memory (SplitInbox)
+  static constexpr int kInboxBytes = 32 * kAcc / 2 * 8;  // the float2 results of one split past the first, in rank
+                                                         // 0's shared memory (SplitInbox)
   static constexpr int kSmemBytes = std::max(kKWarps * kRingBytes, kFinishBytes);
   static constexpr int kMinCtasPerSm = MX == 1 ? 4 : MX == 2 ? 3 : 2;  // registers: 128, 168, 255 per thread
 };
@@ -166,58 +166,67 @@ struct SplitInbox {
   __device__ void Start() const {
     if (splits < 2) return;
     if (threadIdx.x == 0 && blockIdx.y == 0) {
-      MbarInit(bar, (splits - 1) * 32);
+      MbarInit(bar, (splits - 1) * kKWarps * 32);
       FenceMbarInit();
     }
     ClusterArriveRelaxed();
   }
 };
 
-// After every warp's last use of shared memory: the warps' sums added in warp order by warp 0, then the tile stored.
+// After every warp's last use of shared memory: the warps' sums added in warp order, then the tile stored. The tile's
+// stores are shared out among the warps: warp w adds, hands over (split K) and stores its own kItems of them (a pair
+// of adjacent columns of one row each; with silu_mul a gate pair and its up pair), so the epilogue's arithmetic runs
+// on every scheduler of the SM.
 template <int MX>
 __device__ __forceinline__ void NarrowFinish(const W4A16GemmParams& p, const WarpRange& r, float (&acc)[4][MX][4],
                                              unsigned char* smem, const SplitInbox& inbox, int warp, int lane) {
   constexpr int kAcc = Narrow<MX>::kAcc;
+  constexpr int kPairs = 4 * MX * 2;  // pairs[j][mx][half]: acc[j][mx][2 half], acc[j][mx][2 half + 1]
   float* red = reinterpret_cast<float*>(smem);
-  float* flat = &acc[0][0][0];
-  if (warp > 0) {
+  const float* flat = &acc[0][0][0];
 #pragma unroll
-    for (int i = 0; i < kAcc; ++i) red[((warp - 1) * kAcc + i) * 32 + lane] = flat[i];
-  }
+  for (int i = 0; i < kAcc; ++i) red[(warp * kAcc + i) * 32 + lane] = flat[i];
   __syncthreads();
-  if (warp == 0) {
-#pragma unroll
-    for (int w2 = 0; w2 < kKWarps - 1; ++w2)
-#pragma unroll
-      for (int i = 0; i < kAcc; ++i) flat[i] += red[(w2 * kAcc + i) * 32 + lane];
-  }
-  // A lane holds (column c, rows 2t and 2t + 1) for c = 16j + g and 16j + 8 + g; the neighbour lane g ^ 1 swaps one
-  // value so that each lane holds two adjacent columns of one row: even g row 2t, odd g row 2t + 1.
+  // A pair's two sums, the warps added in order (w = 0, 1, 2, 3). A lane holds (column c, rows 2t and 2t + 1) for
+  // c = 16j + g and 16j + 8 + g; the neighbour lane g ^ 1 swaps one value so that each lane holds two adjacent
+  // columns of one row: even g row 2t, odd g row 2t + 1.
   const int g = lane / 4, t = lane % 4, odd = g & 1;
-  float2 pairs[4][MX][2];
+  auto pair_of = [&](int i) {
+    float e[2];
 #pragma unroll
-  for (int j = 0; j < 4; ++j)
+    for (int c = 0; c < 2; ++c) {
+      e[c] = red[(2 * i + c) * 32 + lane];
 #pragma unroll
-    for (int mx = 0; mx < MX; ++mx)
+      for (int w2 = 1; w2 < kKWarps; ++w2) e[c] += red[(w2 * kAcc + 2 * i + c) * 32 + lane];
+    }
+    const float got = __shfl_xor_sync(0xffffffffu, odd ? e[0] : e[1], 4);
+    return odd ? make_float2(got, e[1]) : make_float2(e[0], got);
+  };
+  // The warp's items: with silu_mul gate pairs i (tiles j = 0, 1) with their up pairs i + kPairs / 2 (j = 2, 3).
+  const bool silu = p.silu_mul;
+  const int items = silu ? kPairs / 2 : kPairs, per_warp = items / kKWarps, item0 = warp * per_warp;
+  constexpr int kMaxPerWarp = kPairs / kKWarps;
+  float2 mine[2][kMaxPerWarp];  // [gate or plain, up][item]
 #pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const float e0 = acc[j][mx][2 * half], e1 = acc[j][mx][2 * half + 1];
-        const float got = __shfl_xor_sync(0xffffffffu, odd ? e0 : e1, 4);
-        pairs[j][mx][half] = odd ? make_float2(got, e1) : make_float2(e0, got);
-      }
+  for (int k = 0; k < kMaxPerWarp; ++k)
+    if (k < per_warp) {
+      mine[0][k] = pair_of(item0 + k);
+      mine[1][k] = silu ? pair_of(item0 + k + kPairs / 2) : make_float2(0.f, 0.f);
+    }
   // Split K (SplitInbox): the ranks past the first hand their results to rank 0, which adds them in rank order and
   // stores the tile.
-  constexpr int kPairs = 4 * MX * 2;
-  float2* flat_pairs = &pairs[0][0][0];
+  auto pair_index = [&](int k, int part) { return item0 + k + part * (kPairs / 2); };
   if (p.splits > 1) {
     ClusterWait();  // rank 0's mbarrier is initialized
     const int rank = blockIdx.y;  // the cluster spans the grid's y, one rank per K range
-    if (warp != 0) return;
     if (rank > 0) {
       float2* slot = cooperative_groups::this_cluster().map_shared_rank(
           reinterpret_cast<float2*>(inbox.slots) + (rank - 1) * kPairs * 32, 0);
 #pragma unroll
-      for (int i = 0; i < kPairs; ++i) slot[i * 32 + lane] = flat_pairs[i];
+      for (int k = 0; k < kMaxPerWarp; ++k)
+#pragma unroll
+        for (int part = 0; part < 2; ++part)
+          if (k < per_warp && (part == 0 || silu)) slot[pair_index(k, part) * 32 + lane] = mine[part][k];
       MbarArriveRemote(inbox.bar, 0);
       return;
     }
@@ -225,36 +234,33 @@ __device__ __forceinline__ void NarrowFinish(const W4A16GemmParams& p, const War
     for (int s = 1; s < p.splits; ++s) {
       const float2* theirs = reinterpret_cast<const float2*>(inbox.slots) + (s - 1) * kPairs * 32;
 #pragma unroll
-      for (int i = 0; i < kPairs; ++i) {
-        const float2 o = theirs[i * 32 + lane];
-        flat_pairs[i].x += o.x;
-        flat_pairs[i].y += o.y;
-      }
+      for (int k = 0; k < kMaxPerWarp; ++k)
+#pragma unroll
+        for (int part = 0; part < 2; ++part)
+          if (k < per_warp && (part == 0 || silu)) {
+            const float2 o = theirs[pair_index(k, part) * 32 + lane];
+            mine[part][k].x += o.x;
+            mine[part][k].y += o.y;
+          }
     }
   }
-  if (warp != 0) return;
-  if (p.silu_mul) {  // tiles j = 0, 1 are gate columns, j = 2, 3 the up columns of the same outputs
-    const int out0 = r.block * (kW4BlockN / 2) + (g & ~1);
+  // Pair i is pairs[j][mx][half]: rows 8 mx + 2t + odd, columns 16 j + 8 half + (g & ~1) of the block.
 #pragma unroll
-    for (int i = 0; i < kPairs / 2; ++i) {
-      const int j = i / (2 * MX), mx = i / 2 % MX, half = i % 2;
-      const int row = r.row0 + 8 * mx + 2 * t + odd;
-      const __half2 gate = __floats2half2_rn(flat_pairs[i].x, flat_pairs[i].y);
-      const __half2 up = __floats2half2_rn(flat_pairs[i + kPairs / 2].x, flat_pairs[i + kPairs / 2].y);
-      if (row < p.m)
-        *reinterpret_cast<__half2*>(p.y + static_cast<int64_t>(row) * p.ldy + out0 + 16 * j + 8 * half) =
-            __halves2half2(SiluMulOf(__low2half(gate), __low2half(up)), SiluMulOf(__high2half(gate), __high2half(up)));
-    }
-    return;
-  }
-  const int col0 = r.block * kW4BlockN + (g & ~1);
-#pragma unroll
-  for (int i = 0; i < kPairs; ++i) {  // flat_pairs[i] is pairs[j][mx][half]
-    const int j = i / (2 * MX), mx = i / 2 % MX, half = i % 2;
+  for (int k = 0; k < kMaxPerWarp; ++k) {
+    if (k >= per_warp) break;
+    const int i = item0 + k, j = i / (2 * MX), mx = i / 2 % MX, half = i % 2;
     const int row = r.row0 + 8 * mx + 2 * t + odd;
-    if (row < p.m)
-      *reinterpret_cast<__half2*>(p.y + static_cast<int64_t>(row) * p.ldy + col0 + 16 * j + 8 * half) =
-          __floats2half2_rn(flat_pairs[i].x, flat_pairs[i].y);
+    if (row >= p.m) continue;
+    if (silu) {  // tiles j = 0, 1 are gate columns, j = 2, 3 the up columns of the same outputs
+      const __half2 gate = __floats2half2_rn(mine[0][k].x, mine[0][k].y);
+      const __half2 up = __floats2half2_rn(mine[1][k].x, mine[1][k].y);
+      *reinterpret_cast<__half2*>(p.y + static_cast<int64_t>(row) * p.ldy + r.block * (kW4BlockN / 2) + (g & ~1) +
+                                  16 * j + 8 * half) =
+          __halves2half2(SiluMulOf(__low2half(gate), __low2half(up)), SiluMulOf(__high2half(gate), __high2half(up)));
+    } else {
+      *reinterpret_cast<__half2*>(p.y + static_cast<int64_t>(row) * p.ldy + r.block * kW4BlockN + (g & ~1) + 16 * j +
+                                  8 * half) = __floats2half2_rn(mine[0][k].x, mine[0][k].y);
+    }
   }
 }
 
