@@ -52,8 +52,7 @@ struct Narrow {
   static constexpr int kAcc = 4 * MX * 4;  // a lane's fp32 sums: 4 words x MX tiles x 4
   static constexpr int kXBufHalves = kRows * kXRowHalves;
   static constexpr int kRingBytes = kXRing * kXBufHalves * 2;
-  static constexpr int kReduceBytes = kKWarps * 32 * kAcc * 4;  // every warp's sums (NarrowFinish)
-  static constexpr int kFinishBytes = kReduceBytes;
+  static constexpr int kFinishBytes = kKWarps * 32 * kAcc * 4;  // every warp's sums (NarrowFinish)
   static constexpr int kInboxBytes = 32 * kAcc / 2 * 8;  // the float2 results of one split past the first, in rank
                                                          // 0's shared memory (SplitInbox)
   static constexpr int kSmemBytes = std::max(kKWarps * kRingBytes, kFinishBytes);
@@ -173,20 +172,25 @@ struct SplitInbox {
   }
 };
 
-// After every warp's last use of shared memory: the warps' sums added in warp order, then the tile stored. The tile's
-// stores are shared out among the warps: warp w adds, hands over (split K) and stores its own kItems of them (a pair
-// of adjacent columns of one row each; with silu_mul a gate pair and its up pair), so the epilogue's arithmetic runs
-// on every scheduler of the SM.
-template <int MX>
+// After the warp's last use of its own shared memory (kRegion bytes at smem + warp * kRegion, its ring; the other
+// warps may still be in their loops): the warps' sums added in warp order, then the tile stored. The tile's stores
+// are shared out among the warps: warp w adds, hands over (split K) and stores its own items (a pair of adjacent
+// columns of one row each; with silu_mul a gate pair and its up pair), so the epilogue's arithmetic runs on every
+// scheduler of the SM.
+template <int MX, int kRegion>
 __device__ __forceinline__ void NarrowFinish(const W4A16GemmParams& p, const WarpRange& r, float (&acc)[4][MX][4],
                                              unsigned char* smem, const SplitInbox& inbox, int warp, int lane) {
   constexpr int kAcc = Narrow<MX>::kAcc;
+  static_assert(kRegion % 16 == 0 && kRegion >= kAcc * 32 * 4, "a warp's sums fit in its region");
   constexpr int kPairs = 4 * MX * 2;  // pairs[j][mx][half]: acc[j][mx][2 half], acc[j][mx][2 half + 1]
-  float* red = reinterpret_cast<float*>(smem);
   const float* flat = &acc[0][0][0];
+  {
+    float* mine = reinterpret_cast<float*>(smem + warp * kRegion);
 #pragma unroll
-  for (int i = 0; i < kAcc; ++i) red[(warp * kAcc + i) * 32 + lane] = flat[i];
+    for (int i = 0; i < kAcc; ++i) mine[i * 32 + lane] = flat[i];
+  }
   __syncthreads();
+  auto red = [&](int w2, int e) { return reinterpret_cast<const float*>(smem + w2 * kRegion)[e * 32 + lane]; };
   // A pair's two sums, the warps added in order (w = 0, 1, 2, 3). A lane holds (column c, rows 2t and 2t + 1) for
   // c = 16j + g and 16j + 8 + g; the neighbour lane g ^ 1 swaps one value so that each lane holds two adjacent
   // columns of one row: even g row 2t, odd g row 2t + 1.
@@ -195,9 +199,9 @@ __device__ __forceinline__ void NarrowFinish(const W4A16GemmParams& p, const War
     float e[2];
 #pragma unroll
     for (int c = 0; c < 2; ++c) {
-      e[c] = red[(2 * i + c) * 32 + lane];
+      e[c] = red(0, 2 * i + c);
 #pragma unroll
-      for (int w2 = 1; w2 < kKWarps; ++w2) e[c] += red[(w2 * kAcc + 2 * i + c) * 32 + lane];
+      for (int w2 = 1; w2 < kKWarps; ++w2) e[c] += red(w2, 2 * i + c);
     }
     const float got = __shfl_xor_sync(0xffffffffu, odd ? e[0] : e[1], 4);
     return odd ? make_float2(got, e[1]) : make_float2(e[0], got);
@@ -346,8 +350,8 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, Narrow<MX>::kMinCtasPerS
     }
   }
   CpAsyncWait<0>();
-  __syncthreads();
-  NarrowFinish<MX>(p, r, math.acc, smem, inbox, warp, lane);
+  __syncwarp();  // the lanes' copies into the warp's ring are done
+  NarrowFinish<MX, C::kRingBytes>(p, r, math.acc, smem, inbox, warp, lane);
 }
 
 // Variant 2: each warp keeps U units in flight in a shared-memory ring filled by bulk copies (the tensor memory
@@ -392,11 +396,14 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
       reinterpret_cast<const unsigned char*>(p.qweight) +
       (static_cast<int64_t>(r.block) * (p.k / kW4StepK) + r.u0 * kUnitSteps) * kW4FragmentBytes;
   // Weights of the first U units and the first group's scales, before PdlWait (nothing writes them).
-  if (lane == 0)
-    for (int i = 0; i < U && i < nunits; ++i) {
-      MbarArriveExpectTx(bar + 8 * i, slot_bytes);
-      BulkCopyToShared(ring + i * T::kSlotBytes, w_next + i * kUnitWBytes, kUnitWBytes, bar + 8 * i);
-    }
+  if (ElectOne()) {
+#pragma unroll
+    for (int i = 0; i < U; ++i)
+      if (i < nunits) {
+        MbarArriveExpectTx(bar + 8 * i, slot_bytes);
+        BulkCopyToShared(ring + i * T::kSlotBytes, w_next + i * kUnitWBytes, kUnitWBytes, bar + 8 * i);
+      }
+  }
   w_next += U * kUnitWBytes;
   const uint4* s_src = ScaleSource(p, r, lane);
   uint4 s_raw[2] = {};
@@ -404,14 +411,21 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
 
   PdlWait();
   PdlLaunchDependents();  // the next kernel may take its place as this one drains
-  // Lane `row` copies its activation row of each unit into the unit's slot.
+  // Each unit's activation rows into its slot: the first by one elected lane (warp-uniform operands, as in the
+  // refills), row `lane` by lane 1.. .
   const __half* x_next = p.x + static_cast<int64_t>(r.row0 + lane) * p.ldx + static_cast<int64_t>(r.u0) * kUnitK;
+  const __half* x_next0 = p.x + static_cast<int64_t>(r.row0) * p.ldx + static_cast<int64_t>(r.u0) * kUnitK;
   const uint32_t x_dst = ring + kUnitWBytes + lane * kXRowHalves * 2, x_row0 = ring + kUnitWBytes;
-  if (lane < r.rows)
+  if (ElectOne()) {
+#pragma unroll
+    for (int i = 0; i < U; ++i)
+      if (i < nunits) BulkCopyToShared(x_row0 + i * T::kSlotBytes, x_next0 + i * kUnitK, kUnitK * 2, bar + 8 * i);
+  }
+  if (XR > 1 && lane > 0 && lane < r.rows)
     for (int i = 0; i < U && i < nunits; ++i)
       BulkCopyToShared(x_dst + i * T::kSlotBytes, x_next + i * kUnitK, kUnitK * 2, bar + 8 * i);
   x_next += U * kUnitK;
-  const __half* x_next0 = p.x + static_cast<int64_t>(r.row0) * p.ldx + static_cast<int64_t>(r.u0 + U) * kUnitK;
+  x_next0 += U * kUnitK;
 
   NarrowMath<MX> math;
   math.Zero();
@@ -442,15 +456,15 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
           BulkCopyToShared(slot, w_next, kUnitWBytes, bar + 8 * s);
           BulkCopyToShared(x_row0 + s * T::kSlotBytes, x_next0, kUnitK * 2, bar + 8 * s);
         }
-        if (lane > 0 && lane < r.rows) BulkCopyToShared(x_dst + s * T::kSlotBytes, x_next, kUnitK * 2, bar + 8 * s);
+        if (XR > 1 && lane > 0 && lane < r.rows)
+          BulkCopyToShared(x_dst + s * T::kSlotBytes, x_next, kUnitK * 2, bar + 8 * s);
       }
       w_next += kUnitWBytes;
       x_next += kUnitK;
       x_next0 += kUnitK;
     }
   }
-  __syncthreads();
-  NarrowFinish<MX>(p, r, math.acc, smem, inbox, warp, lane);
+  NarrowFinish<MX, T::kWarpBytes>(p, r, math.acc, smem, inbox, warp, lane);
 }
 
 template <int MX>
