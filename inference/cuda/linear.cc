@@ -30,7 +30,8 @@ int LmHeadPlanRows(int m) { return m <= 32 ? 32 : m <= 128 ? 128 : 256; }
 constexpr int kW4NarrowMaxRows = 32;
 constexpr int kW4WideMaxRows = 128;
 // SiLU*up in the kNarrow GEMM's epilogue up to this many rows: engine steps 2.02 -> 1.98 ms at 1 row, 2.668 -> 2.650 at
-// 8; at 32 rows 5.15 -> 5.25 (the epilogue's warp computes 32 products per lane where SiluMul spreads them).
+// 8; at 32 rows 5.15 -> 5.25 (measured when one warp ran the whole epilogue: 32 products per lane where SiluMul spreads
+// them; since the twelfth round each of the four warps stores a quarter of the tile, not re-measured at 32 rows).
 constexpr int kSiluEpilogueMaxRows = 8;
 
 W4A16GemmKind KindFor(int decode_rows) {
