@@ -52,10 +52,9 @@ struct Narrow {
   static constexpr int kAcc = 4 * MX * 4;  // a lane's fp32 sums: 4 words x MX tiles x 4
   static constexpr int kXBufHalves = kRows * kXRowHalves;
   static constexpr int kRingBytes = kXRing * kXBufHalves * 2;
-  static constexpr int kFinishBytes = kKWarps * 32 * kAcc * 4;  // every warp's sums (NarrowFinish)
   static constexpr int kInboxBytes = 32 * kAcc / 2 * 8;  // the float2 results of one split past the first, in rank
                                                          // 0's shared memory (SplitInbox)
-  static constexpr int kSmemBytes = std::max(kKWarps * kRingBytes, kFinishBytes);
+  static constexpr int kSmemBytes = kKWarps * kRingBytes;  // the warps' rings, then each warp's sums (NarrowFinish)
   static constexpr int kMinCtasPerSm = MX == 1 ? 4 : MX == 2 ? 3 : 2;  // registers: 128, 168, 255 per thread
 };
 
@@ -364,7 +363,7 @@ struct NarrowTma {
   static constexpr int kXBytes = XR * kXRowHalves * 2;
   static constexpr int kSlotBytes = kUnitSteps * kW4FragmentBytes + kXBytes;
   static constexpr int kWarpBytes = U * kSlotBytes;
-  static constexpr int kSmemBytes = std::max(kKWarps * kWarpBytes, Narrow<MX>::kFinishBytes);
+  static constexpr int kSmemBytes = kKWarps * kWarpBytes;  // the warps' rings, then each warp's sums (NarrowFinish)
   static constexpr int kMinCtasPerSm = std::min(4, (227 * 1024) / (kSmemBytes + 1024));
 };
 
