@@ -17,7 +17,7 @@ if [ "${1:-}" = "--build" ]; then
   cmake -S "$root" -B "$root/build-device" -G Ninja -DAWQSERVE_SERVICES=OFF -DAWQSERVE_CUDA=ON \
     -DAWQSERVE_GPU_TESTS=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$bundle/usr" \
     -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DGTest_DIR="$bundle/usr/lib/$multiarch/cmake/GTest"
-  cmake --build "$root/build-device" -j "$(nproc)" --target awq_cuda gpu_w4a16_test gpu_ops_test \
+  cmake --build "$root/build-device" -j "$(nproc)" --target awq_cuda gpu_w4a16_test gpu_norm_input_test gpu_ops_test \
     gpu_tiny_models_test engine_bench kernel_bench full_width_logits
   exit 0
 fi

@@ -11,7 +11,7 @@ cmake -S "$root" -B "$build" -G Ninja -DAWQSERVE_SERVICES=OFF -DAWQSERVE_CUDA=ON
 # AWQSERVE_DEVICE_TARGETS: the targets to build and pack. Default: the GPU tests and full_width_logits (what
 # device-test.sh and full_width_check.py run). Tests and benches together exceed the device tool's 64 MiB, so pack the
 # benches into a second folder: AWQSERVE_CARRY_DIR=.carry-bench AWQSERVE_DEVICE_TARGETS="engine_bench kernel_bench".
-read -r -a targets <<<"${AWQSERVE_DEVICE_TARGETS:-gpu_w4a16_test gpu_ops_test gpu_flash_prefill_test gpu_tiny_models_test gpu_sampling_test full_width_logits}"
+read -r -a targets <<<"${AWQSERVE_DEVICE_TARGETS:-gpu_w4a16_test gpu_norm_input_test gpu_ops_test gpu_flash_prefill_test gpu_tiny_models_test gpu_sampling_test full_width_logits}"
 ninja -C "$build" -j "$(nproc)" "${targets[@]}"
 # AWQSERVE_CARRY_DIR: where to pack (default .carry; any .carry* folder is ignored by git).
 carry="${AWQSERVE_CARRY_DIR:-$root/.carry}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine (device tool, repo root, carry [".carry"] made by scripts/device-pack.sh): runs the GPU tests
 # and compute-sanitizer's memcheck on the tiny model, logs to $OUT. Exit status: the number of failed stages.
-# CARRY: the packed folder (default .carry); TESTS: the test binaries to run (default all five); GTEST_FILTER
+# CARRY: the packed folder (default .carry); TESTS: the test binaries to run (default all six); GTEST_FILTER
 # narrows them as usual.
 set -uo pipefail
 carry="${CARRY:-.carry}"
@@ -11,7 +11,7 @@ out="${OUT:-/tmp/out}"
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 failed=0
-for t in ${TESTS:-gpu_w4a16_test gpu_ops_test gpu_flash_prefill_test gpu_tiny_models_test gpu_sampling_test}; do
+for t in ${TESTS:-gpu_w4a16_test gpu_norm_input_test gpu_ops_test gpu_flash_prefill_test gpu_tiny_models_test gpu_sampling_test}; do
   echo "=== $t"
   "$carry/bin/$t" --gtest_brief=1 >"$out/$t.log" 2>&1 || failed=$((failed + 1))
   grep -E "^\[  (PASSED|FAILED) |FAILED|Failure|rel err|stories|Expected|Which is|error" "$out/$t.log" | head -40

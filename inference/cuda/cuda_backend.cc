@@ -73,7 +73,9 @@ absl::Status CudaBackend::Init(const ModelWeights& weights, const CudaBackendOpt
                                     t, c.num_attention_heads, c.head_dim,
                                     PagedAttentionSplits(t, c.num_key_value_heads, sm_count_)));
   const size_t h = sizeof(__half);
-  ASSIGN_OR_RETURN(residual_, DeviceBuffer::Allocate(size_t{4} * T * c.hidden_size, "residual"));
+  for (DeviceBuffer& r : residual_) {
+    ASSIGN_OR_RETURN(r, DeviceBuffer::Allocate(size_t{4} * T * c.hidden_size, "residual"));
+  }
   ASSIGN_OR_RETURN(normed_, DeviceBuffer::Allocate(h * T * c.hidden_size, "normed"));
   ASSIGN_OR_RETURN(qkv_, DeviceBuffer::Allocate(h * T * (q_dim + 2 * kv_dim), "qkv"));
   ASSIGN_OR_RETURN(attn_, DeviceBuffer::Allocate(h * T * q_dim, "attention output"));
@@ -235,10 +237,18 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
   const LinearRows lrows{prefill_rows_, rows - prefill_rows_};
   const int q_dim = c.num_attention_heads * c.head_dim, kv_dim = c.num_key_value_heads * c.head_dim;
   const float eps = static_cast<float>(c.rms_norm_eps);
-  float* residual = residual_.as<float>();
   __half *normed = normed_.as<__half>(), *qkv = qkv_.as<__half>(), *delta = delta_.as<__half>();
+  // The residual stream alternates between two buffers: each norm with a delta reads one and writes the other, as the
+  // GEMMs that compute the norm themselves need (linear.h, RunNormLinear).
+  float* const residual[2] = {residual_[0].as<float>(), residual_[1].as<float>()};
+  int cur = 0;
+  auto add_norm = [&](const __half* d, const __half* weight) {
+    AddRmsNormParams n{residual[cur], d, nullptr, weight, normed, rows, c.hidden_size, eps};
+    if (d) n.residual_out = residual[cur ^= 1];
+    return n;
+  };
 
-  const EmbeddingParams emb{meta + off_ids_, model_.embed_tokens, residual, rows, c.hidden_size, c.vocab_size};
+  const EmbeddingParams emb{meta + off_ids_, model_.embed_tokens, residual[cur], rows, c.hidden_size, c.vocab_size};
   RETURN_IF_ERROR(ValidateEmbedding(emb));
   LaunchEmbedding(emb, stream_);
   const size_t layer_pool = info_.kv.pool_elements();
@@ -264,11 +274,7 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
     const DeviceLayer& w = model_.layers[l];
     __half* k_cache = kv_.as<__half>() + 2 * l * layer_pool;
     __half* v_cache = k_cache + layer_pool;
-    const AddRmsNormParams n1{residual, l == 0 ? nullptr : delta, nullptr, w.input_layernorm, normed, rows,
-                              c.hidden_size, eps};
-    RETURN_IF_ERROR(ValidateAddRmsNorm(n1));
-    LaunchAddRmsNorm(n1, stream_);
-    RETURN_IF_ERROR(RunLinear(w.qkv, normed, lrows, qkv, ctx));
+    RETURN_IF_ERROR(RunNormLinear(add_norm(l == 0 ? nullptr : delta, w.input_layernorm), w.qkv, lrows, qkv, ctx));
     const RopeKvParams rope{qkv, meta + off_pos_, meta + off_slots_, inv_freq_.as<float>(), k_cache, v_cache,
                             rows, c.num_attention_heads, c.num_key_value_heads, c.head_dim};
     RETURN_IF_ERROR(ValidateRopeKv(rope));
@@ -295,15 +301,14 @@ absl::Status CudaBackend::Forward(int rows, int sample_rows) {
       LaunchPagedAttention(ap, stream_);
     }
     RETURN_IF_ERROR(RunLinear(w.o_proj, attn_.as<__half>(), lrows, delta, ctx));
-    const AddRmsNormParams n2{residual, delta, nullptr, w.post_attention_layernorm, normed, rows, c.hidden_size, eps};
-    RETURN_IF_ERROR(ValidateAddRmsNorm(n2));
-    LaunchAddRmsNorm(n2, stream_);
-    RETURN_IF_ERROR(RunGateUpSiluMul(w.gate_up, normed, lrows, gate_up_.as<__half>(), act_.as<__half>(), ctx));
+    RETURN_IF_ERROR(RunNormGateUpSiluMul(add_norm(delta, w.post_attention_layernorm), w.gate_up, lrows,
+                                         gate_up_.as<__half>(), act_.as<__half>(), ctx));
     RETURN_IF_ERROR(RunLinear(w.down_proj, act_.as<__half>(), lrows, delta, ctx));
   }
   if (sample_rows == 0) return CudaLastError("forward");  // a prefill chunk that samples nothing
   // Final norm of the sampled rows only (gathered), then the lm_head and sampling (gpu_sampler.h).
-  const AddRmsNormParams fin{residual, delta, meta + off_sample_, model_.norm, normed, sample_rows, c.hidden_size, eps};
+  const AddRmsNormParams fin{residual[cur], delta, meta + off_sample_, model_.norm, normed, sample_rows, c.hidden_size,
+                             eps};  // in place: nothing reads the residual after it
   RETURN_IF_ERROR(ValidateAddRmsNorm(fin));
   LaunchAddRmsNorm(fin, stream_);
   RETURN_IF_ERROR(RunLmHead(model_.lm_head, c.vocab_size, c.hidden_size, normed, sample_rows, logits_.as<float>(), ctx));

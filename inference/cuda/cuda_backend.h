@@ -76,7 +76,7 @@ class CudaBackend : public Backend {
   std::unique_ptr<CublasGemm> cublas_;
   DeviceModel model_;
   DeviceBuffer kv_;  // per layer: K pool then V pool
-  DeviceBuffer residual_, normed_, qkv_, attn_, delta_, gate_up_, act_, scratch_, attn_ws_, logits_;
+  DeviceBuffer residual_[2], normed_, qkv_, attn_, delta_, gate_up_, act_, scratch_, attn_ws_, logits_;
   DeviceBuffer gemm_ws_, gemm_counters_;
   DeviceBuffer inv_freq_, meta_dev_;
   PinnedBuffer meta_host_;

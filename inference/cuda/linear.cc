@@ -2,6 +2,8 @@
 #include "inference/cuda/linear.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -34,6 +36,11 @@ constexpr int kW4WideMaxRows = 128;
 // them; since the twelfth round each of the four warps stores a quarter of the tile, not re-measured at 32 rows).
 constexpr int kSiluEpilogueMaxRows = 8;
 
+bool SiluInEpilogue(const DeviceLinear& w, LinearRows rows) {
+  return w.qweight && w.interleave == kW4SiluRun && rows.prefill == 0 && rows.decode >= 1 &&
+         rows.decode <= kSiluEpilogueMaxRows;
+}
+
 W4A16GemmKind KindFor(int decode_rows) {
   return decode_rows <= kW4NarrowMaxRows ? W4A16GemmKind::kNarrow : W4A16GemmKind::kWide;
 }
@@ -64,8 +71,9 @@ absl::Status DequantGemm(const DeviceLinear& w, const __half* x, LinearRows rows
               y + static_cast<int64_t>(rows.prefill) * w.n, CUDA_R_16F, kPlanRowsDecode, ctx);
 }
 
+// x or, with norm, the norm's row as the input (m = 1).
 absl::Status W4Gemm(const DeviceLinear& w, const __half* x, int m, __half* y, const LinearContext& ctx,
-                    bool silu_mul = false) {
+                    bool silu_mul = false, const W4A16NormInput* norm = nullptr) {
   const W4A16GemmKind kind = KindFor(m);
   const int splits = SplitsFor(w, kind);
   const bool wide_split = kind == W4A16GemmKind::kWide && splits > 1;  // kNarrow adds its splits in a cluster
@@ -77,9 +85,27 @@ absl::Status W4Gemm(const DeviceLinear& w, const __half* x, int m, __half* y, co
   p.x = x, p.ldx = w.k, p.qweight = w.qweight, p.scale_zero = w.scale_zero, p.y = y, p.ldy = silu_mul ? w.n / 2 : w.n;
   p.m = m, p.n = w.n, p.k = w.k, p.group = w.group, p.kind = kind, p.splits = splits, p.silu_mul = silu_mul;
   p.workspace = ctx.gemm_workspace, p.counters = ctx.gemm_counters;
+  if (norm) p.norm = *norm;
   RETURN_IF_ERROR(ValidateW4A16Gemm(p));
   LaunchW4A16Gemm(p, ctx.stream);
   return CudaLastError("w4a16 gemm");
+}
+
+bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
+
+// The GEMM's norm input for AddRmsNorm(n) when the step lets the kNarrow GEMM compute it (linear.h), else nullopt.
+std::optional<W4A16NormInput> FusedNorm(const AddRmsNormParams& n, const DeviceLinear& w, LinearRows rows) {
+  const bool one_row = w.qweight && rows.prefill == 0 && rows.decode == 1 && n.tokens == 1 && !n.rows;
+  const bool fits = n.hidden == w.k && w.k <= kW4NormMaxK && Aligned16(n.residual) && Aligned16(n.delta) &&
+                    Aligned16(n.weight) && Aligned16(n.residual_out);
+  if (!one_row || !fits || (n.delta && (!n.residual_out || n.residual_out == n.residual))) return std::nullopt;
+  return W4A16NormInput{n.residual, n.delta, n.residual_out, n.weight, n.eps};
+}
+
+// AddRmsNorm(n) as its own kernel, its output the linear's input.
+absl::Status LaunchNorm(const AddRmsNormParams& n, const LinearContext& ctx) {
+  LaunchAddRmsNorm(n, ctx.stream);
+  return CudaLastError("add_rmsnorm");
 }
 
 }  // namespace
@@ -117,8 +143,7 @@ absl::Status RunLinear(const DeviceLinear& w, const __half* x, LinearRows rows, 
 
 absl::Status RunGateUpSiluMul(const DeviceLinear& w, const __half* x, LinearRows rows, __half* gate_up,
                               __half* act, const LinearContext& ctx) {
-  if (w.qweight && w.interleave == kW4SiluRun && rows.prefill == 0 && rows.decode >= 1 &&
-      rows.decode <= kSiluEpilogueMaxRows)
+  if (SiluInEpilogue(w, rows))
     return W4Gemm(w, x, rows.decode, act, ctx, /*silu_mul=*/true);
   RETURN_IF_ERROR(RunLinear(w, x, rows, gate_up, ctx));
   SiluMulParams p{gate_up, act, rows.total(), w.n / 2};
@@ -126,6 +151,24 @@ absl::Status RunGateUpSiluMul(const DeviceLinear& w, const __half* x, LinearRows
   RETURN_IF_ERROR(ValidateSiluMul(p));
   LaunchSiluMul(p, ctx.stream);
   return CudaLastError("silu_mul");
+}
+
+absl::Status RunNormLinear(const AddRmsNormParams& norm, const DeviceLinear& w, LinearRows rows, __half* y,
+                           const LinearContext& ctx) {
+  RETURN_IF_ERROR(ValidateAddRmsNorm(norm));
+  if (const std::optional<W4A16NormInput> fused = FusedNorm(norm, w, rows))
+    return W4Gemm(w, nullptr, 1, y, ctx, /*silu_mul=*/false, &*fused);
+  RETURN_IF_ERROR(LaunchNorm(norm, ctx));
+  return RunLinear(w, norm.out, rows, y, ctx);
+}
+
+absl::Status RunNormGateUpSiluMul(const AddRmsNormParams& norm, const DeviceLinear& w, LinearRows rows,
+                                  __half* gate_up, __half* act, const LinearContext& ctx) {
+  RETURN_IF_ERROR(ValidateAddRmsNorm(norm));
+  if (const std::optional<W4A16NormInput> fused = FusedNorm(norm, w, rows); fused && SiluInEpilogue(w, rows))
+    return W4Gemm(w, nullptr, 1, act, ctx, /*silu_mul=*/true, &*fused);
+  RETURN_IF_ERROR(LaunchNorm(norm, ctx));
+  return RunGateUpSiluMul(w, norm.out, rows, gate_up, act, ctx);
 }
 
 absl::Status RunLmHead(const __half* head, int vocab, int hidden, const __half* x, int m, float* logits,

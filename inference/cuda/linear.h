@@ -9,8 +9,9 @@
 //   dense fp16               -> cuBLAS with the prefill chunks' algorithm, every row
 // plus the fp16 lm_head with fp32 logits (an algorithm per decode row class: 1-32, 33-128, more). Each path gives a
 // row the same bits whatever the other rows, so a sequence's result does not depend on its batch as long as its path
-// stays the same: prefill chunks always, decode steps within 1-32 sequences, within 33-128 and above. Borrowed device
-// pointers only; nothing allocated per call.
+// stays the same: prefill chunks always, decode steps within 1-32 sequences, within 33-128 and above. A linear whose
+// input is add+RMSNorm's output (RunNormLinear) gets the norm computed by the kNarrow GEMM itself at one decode row,
+// with the bits of the AddRmsNorm kernel. Borrowed device pointers only; nothing allocated per call.
 //
 // Thread-safety: a LinearContext belongs to one stream and one thread.
 //
@@ -26,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "inference/cuda/cublas_gemm.h"
+#include "inference/cuda/kernels/elementwise.h"
 
 namespace inference::cuda {
 
@@ -71,6 +73,16 @@ int LinearGemmCounters(const DeviceLinear& w, int decode_rows);
 // same bits either way (kernels/silu.cuh).
 [[nodiscard]] absl::Status RunGateUpSiluMul(const DeviceLinear& w, const __half* x, LinearRows rows, __half* gate_up,
                                             __half* act, const LinearContext& ctx);
+
+// RunLinear and RunGateUpSiluMul of AddRmsNorm(norm)'s rows (kernels/elementwise.h; norm.out is the input, norm.tokens
+// the step's rows). A step of one decode row and nothing else, on AWQ weights of k <= kW4NormMaxK, with the residual
+// written to a buffer of its own (norm.residual_out, when norm.delta is set), has the kNarrow GEMM compute the norm
+// itself (W4A16GemmParams::norm): one kernel fewer, the same bits, and norm.out is then not written. Otherwise
+// AddRmsNorm runs first.
+[[nodiscard]] absl::Status RunNormLinear(const AddRmsNormParams& norm, const DeviceLinear& w, LinearRows rows,
+                                         __half* y, const LinearContext& ctx);
+[[nodiscard]] absl::Status RunNormGateUpSiluMul(const AddRmsNormParams& norm, const DeviceLinear& w, LinearRows rows,
+                                                __half* gate_up, __half* act, const LinearContext& ctx);
 
 // logits[m][vocab] (fp32) = x[m][hidden] @ head^T, head fp16 [vocab][hidden].
 [[nodiscard]] absl::Status RunLmHead(const __half* head, int vocab, int hidden, const __half* x, int m, float* logits,

@@ -38,6 +38,7 @@ TEST(Ops, AddRmsNormMatchesTwin) {
   for (int hidden : {64, 100, 4096, 8192}) {  // 16-byte rows of 1, 2 and 4 units per thread; any width
     const int tokens = 7;
     std::vector<float> residual = testing::RandomHalfValues(tokens * hidden, -3, 3, &rng);
+    const std::vector<float> residual_in = residual;
     const std::vector<float> delta = testing::RandomHalfValues(tokens * hidden, -1, 1, &rng);
     const std::vector<float> weight = testing::RandomHalfValues(hidden, 0.5, 1.5, &rng);
     DeviceArray<float> dr(residual);
@@ -56,9 +57,21 @@ TEST(Ops, AddRmsNormMatchesTwin) {
       const double inv = 1 / std::sqrt(sq / hidden + 1e-5);
       for (int i = 0; i < hidden; ++i) want[t * hidden + i] = residual[t * hidden + i] * inv * weight[i];
     }
-    EXPECT_LT(testing::RelErr(testing::ToFloat(out.Download()), want), 1e-3) << hidden;
+    const std::vector<__half> normed = out.Download();
+    EXPECT_LT(testing::RelErr(testing::ToFloat(normed), want), 1e-3) << hidden;
     const std::vector<float> res = dr.Download();
     for (int i = 0; i < tokens * hidden; ++i) ASSERT_NEAR(res[i], residual[i], 1e-6 * (1 + std::abs(residual[i])));
+    // Out of place (residual_out): the same bits, the input residual untouched.
+    DeviceArray<float> dr_in(residual_in), dr_out(tokens * hidden);
+    AddRmsNormParams q = p;
+    q.residual = dr_in.get(), q.residual_out = dr_out.get();
+    out.Poison();
+    ASSERT_TRUE(ValidateAddRmsNorm(q).ok());
+    LaunchAddRmsNorm(q, nullptr);
+    const std::vector<__half> normed_q = out.Download();
+    EXPECT_EQ(std::memcmp(normed_q.data(), normed.data(), normed.size() * sizeof(__half)), 0) << hidden;
+    EXPECT_EQ(dr_out.Download(), res) << hidden;
+    EXPECT_EQ(dr_in.Download(), residual_in) << hidden;
   }
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "inference/cuda/kernels/elementwise.h"
 #include "inference/cuda/kernels/pdl.cuh"
+#include "inference/cuda/kernels/rms_norm.cuh"
 #include "inference/cuda/kernels/silu.cuh"
 
 namespace inference::cuda {
@@ -21,29 +22,19 @@ __global__ void EmbeddingKernel(EmbeddingParams p) {
   for (int i = threadIdx.x; i < p.hidden; i += blockDim.x) out[i] = __half2float(row[i]);
 }
 
-__device__ float BlockSum(float v, float* shared) {
-#pragma unroll
-  for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xffffffffu, v, off);
-  if (threadIdx.x % 32 == 0) shared[threadIdx.x / 32] = v;
-  __syncthreads();
-  float total = 0.f;
-#pragma unroll
-  for (int w = 0; w < kWarps; ++w) total += shared[w];
-  return total;
-}
-
-// One CTA per token. Every load is issued before the first use (a decode step's row is latency-bound: one round
-// trip, not one per element), the norm weight before PdlWait (nothing in the step writes it).
-constexpr int kNormUnit = 8;      // elements per 16-byte load of halves (two float4 of the fp32 residual)
+// One CTA of kRmsLanes threads per token, in rms_norm.cuh's order. Every load is issued before the first use (a
+// decode step's row is latency-bound: one round trip, not one per element), the norm weight before PdlWait (nothing in
+// the step writes it).
 constexpr int kNormMaxUnits = 4;  // per thread, in registers: hidden up to 8 * 256 * 4 = 8192
+static_assert(kThreads == kRmsLanes, "a thread per lane of the norm's sum");
 
 template <int UNITS>
 __global__ void __launch_bounds__(kThreads) AddRmsNormKernel(AddRmsNormParams p) {
   PdlLaunchDependents();  // the GEMM after it may start loading its weights (pdl.cuh)
   __shared__ float partial[kWarps];
-  const int units = p.hidden / kNormUnit;
+  const int units = p.hidden / kRmsUnit;
   uint4 w[UNITS], d[UNITS];
-  float v[UNITS][kNormUnit];
+  float4 a[UNITS][2];
 #pragma unroll
   for (int u = 0; u < UNITS; ++u) {
     const int idx = u * kThreads + threadIdx.x;
@@ -52,69 +43,71 @@ __global__ void __launch_bounds__(kThreads) AddRmsNormKernel(AddRmsNormParams p)
   PdlWait();
   const int t = blockIdx.x;
   const int r = p.rows ? p.rows[t] : t;
-  float4* res = reinterpret_cast<float4*>(p.residual + static_cast<int64_t>(r) * p.hidden);
+  const float4* res = reinterpret_cast<const float4*>(p.residual + static_cast<int64_t>(r) * p.hidden);
+  float4* res_out = reinterpret_cast<float4*>((p.residual_out ? p.residual_out : p.residual) +
+                                              static_cast<int64_t>(r) * p.hidden);
   const uint4* delta = p.delta ? reinterpret_cast<const uint4*>(p.delta + static_cast<int64_t>(r) * p.hidden) : nullptr;
 #pragma unroll
   for (int u = 0; u < UNITS; ++u) {
     const int idx = u * kThreads + threadIdx.x;
     if (idx < units) {
-      const float4 a = res[2 * idx], b = res[2 * idx + 1];
-      v[u][0] = a.x, v[u][1] = a.y, v[u][2] = a.z, v[u][3] = a.w, v[u][4] = b.x, v[u][5] = b.y, v[u][6] = b.z,
-      v[u][7] = b.w;
+      a[u][0] = res[2 * idx], a[u][1] = res[2 * idx + 1];
       if (delta) d[u] = delta[idx];
     }
   }
+  float v[UNITS][kRmsUnit];
   float sq = 0.f;
 #pragma unroll
   for (int u = 0; u < UNITS; ++u) {
     const int idx = u * kThreads + threadIdx.x;
     if (idx >= units) continue;
+    RmsUnitOf(a[u][0], a[u][1], v[u]);
     if (delta) {
-      const __half* dh = reinterpret_cast<const __half*>(&d[u]);
-#pragma unroll
-      for (int e = 0; e < kNormUnit; ++e) v[u][e] += __half2float(dh[e]);
-      res[2 * idx] = make_float4(v[u][0], v[u][1], v[u][2], v[u][3]);
-      res[2 * idx + 1] = make_float4(v[u][4], v[u][5], v[u][6], v[u][7]);
+      RmsAddDelta(v[u], d[u]);
+      res_out[2 * idx] = make_float4(v[u][0], v[u][1], v[u][2], v[u][3]);
+      res_out[2 * idx + 1] = make_float4(v[u][4], v[u][5], v[u][6], v[u][7]);
     }
-#pragma unroll
-    for (int e = 0; e < kNormUnit; ++e) sq += v[u][e] * v[u][e];
+    sq = RmsSquares(v[u], sq);
   }
-  const float inv = rsqrtf(BlockSum(sq, partial) / p.hidden + p.eps);
+  sq = RmsWarpSum(sq);
+  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sq;
+  __syncthreads();
+  const float inv = RmsInverse(partial, p.hidden, p.eps);
   uint4* out = reinterpret_cast<uint4*>(p.out + static_cast<int64_t>(t) * p.hidden);
 #pragma unroll
   for (int u = 0; u < UNITS; ++u) {
     const int idx = u * kThreads + threadIdx.x;
-    if (idx >= units) continue;
-    const __half* wh = reinterpret_cast<const __half*>(&w[u]);
-    uint4 o;
-    __half* oh = reinterpret_cast<__half*>(&o);
-#pragma unroll
-    for (int e = 0; e < kNormUnit; ++e) oh[e] = __float2half_rn(v[u][e] * inv * __half2float(wh[e]));
-    out[idx] = o;
+    if (idx < units) out[idx] = RmsScale(v[u], inv, w[u]);
   }
 }
 
-// Any hidden size, one element at a time.
+// Any hidden size, one element at a time (its own order of the sum of squares).
 __global__ void __launch_bounds__(kThreads) AddRmsNormAnyKernel(AddRmsNormParams p) {
   PdlLaunchDependents();
   PdlWait();
   __shared__ float partial[kWarps];
   const int t = blockIdx.x;
   const int r = p.rows ? p.rows[t] : t;
-  float* res = p.residual + static_cast<int64_t>(r) * p.hidden;
+  const float* res = p.residual + static_cast<int64_t>(r) * p.hidden;
+  float* res_out = (p.residual_out ? p.residual_out : p.residual) + static_cast<int64_t>(r) * p.hidden;
   const __half* delta = p.delta ? p.delta + static_cast<int64_t>(r) * p.hidden : nullptr;
   float sq = 0.f;
   for (int i = threadIdx.x; i < p.hidden; i += kThreads) {
     float v = res[i];
     if (delta) {
-      v += __half2float(delta[i]);
-      res[i] = v;
+      v = __fadd_rn(v, __half2float(delta[i]));
+      res_out[i] = v;
     }
-    sq += v * v;
+    sq = __fmaf_rn(v, v, sq);
   }
-  const float inv = rsqrtf(BlockSum(sq, partial) / p.hidden + p.eps);
+  sq = RmsWarpSum(sq);
+  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sq;
+  __syncthreads();
+  const float inv = RmsInverse(partial, p.hidden, p.eps);
+  const float* normed = delta ? res_out : res;
   __half* out = p.out + static_cast<int64_t>(t) * p.hidden;
-  for (int i = threadIdx.x; i < p.hidden; i += kThreads) out[i] = __float2half_rn(res[i] * inv * __half2float(p.weight[i]));
+  for (int i = threadIdx.x; i < p.hidden; i += kThreads)
+    out[i] = __float2half_rn(__fmul_rn(__fmul_rn(normed[i], inv), __half2float(p.weight[i])));
 }
 
 // One CTA per token and blockDim.y heads of q or k, thread (i, h) rotating the pair (i, i + head_dim / 2) of its
@@ -210,10 +203,11 @@ absl::Status ValidateAddRmsNorm(const AddRmsNormParams& p) {
   return Shape(p.tokens > 0 && p.hidden > 0 && p.eps > 0, "add_rmsnorm", p.tokens, p.hidden);
 }
 void LaunchAddRmsNorm(const AddRmsNormParams& p, cudaStream_t stream) {
-  const int units = (p.hidden + kNormUnit - 1) / kNormUnit;
-  const bool vec = p.hidden % kNormUnit == 0 && units <= kNormMaxUnits * kThreads &&
+  const int units = (p.hidden + kRmsUnit - 1) / kRmsUnit;
+  const bool vec = p.hidden % kRmsUnit == 0 && units <= kNormMaxUnits * kThreads &&
                    reinterpret_cast<uintptr_t>(p.residual) % 16 == 0 && reinterpret_cast<uintptr_t>(p.weight) % 16 == 0 &&
-                   reinterpret_cast<uintptr_t>(p.out) % 16 == 0 && reinterpret_cast<uintptr_t>(p.delta) % 16 == 0;
+                   reinterpret_cast<uintptr_t>(p.out) % 16 == 0 && reinterpret_cast<uintptr_t>(p.delta) % 16 == 0 &&
+                   reinterpret_cast<uintptr_t>(p.residual_out) % 16 == 0;
   void (*kernel)(AddRmsNormParams) = !vec                      ? AddRmsNormAnyKernel
                                      : units <= kThreads     ? AddRmsNormKernel<1>
                                      : units <= 2 * kThreads ? AddRmsNormKernel<2>

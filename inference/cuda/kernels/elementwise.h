@@ -28,9 +28,11 @@ struct EmbeddingParams {
 [[nodiscard]] absl::Status ValidateEmbedding(const EmbeddingParams& p);
 void LaunchEmbedding(const EmbeddingParams& p, cudaStream_t stream);
 
-// For each output row t, with r = rows ? rows[t] : t:
-//   residual[r] += delta[r]            (when delta is set)
-//   out[t] = half(residual[r] * rsqrt(mean(residual[r]^2) + eps) * weight)
+// For each output row t, with r = rows ? rows[t] : t and h = residual[r] + delta[r] (residual[r] without delta):
+//   residual_out[r] = h                (when delta is set; residual_out null: residual itself, in place)
+//   out[t] = half(h * rsqrt(mean(h^2) + eps) * weight)
+// in the order of rms_norm.cuh (hidden a multiple of 8 up to 8192, 16-byte aligned rows), which the kNarrow GEMM's
+// norm input (W4A16GemmParams::norm) shares.
 struct AddRmsNormParams {
   float* residual = nullptr;      // [*][hidden]
   const __half* delta = nullptr;  // [*][hidden] or null; row r is added to residual row r
@@ -39,6 +41,7 @@ struct AddRmsNormParams {
   __half* out = nullptr;          // [tokens][hidden]
   int tokens = 0, hidden = 0;
   float eps = 1e-5f;
+  float* residual_out = nullptr;  // [*][hidden] or null (in place); not written without delta
 };
 [[nodiscard]] absl::Status ValidateAddRmsNorm(const AddRmsNormParams& p);
 void LaunchAddRmsNorm(const AddRmsNormParams& p, cudaStream_t stream);

@@ -98,6 +98,20 @@ void LaunchAwqRepack(const AwqRepackParams& p, cudaStream_t stream);
 // the exact sum).
 enum class W4A16GemmKind { kNarrow, kWide };
 
+// The GEMM's input as AddRmsNorm's output (elementwise.h) of one row, computed by each CTA of a kNarrow launch of one
+// row instead of read from x, in the same order and so with the same bits (rms_norm.cuh): h = residual + delta,
+// input = half(h * rsqrt(mean(h^2) + eps) * weight). With delta, one CTA writes h to residual_out, which must then be
+// another buffer than residual (the other CTAs are still reading that). One kernel fewer per norm in a decode step of
+// one sequence. Rows of k floats / halves, 16-byte aligned; k up to kW4NormMaxK.
+struct W4A16NormInput {
+  const float* residual = nullptr;  // null: no norm, the input is x
+  const __half* delta = nullptr;    // or null
+  float* residual_out = nullptr;    // with delta
+  const __half* weight = nullptr;
+  float eps = 0.f;
+};
+inline constexpr int kW4NormMaxK = 4096;
+
 // y[m][n] = sum_k x[m][k] * W[k][n]: fp16 in and out, fp16 operands on the tensor cores, fp32 accumulation. Any
 // m >= 1. K is cut into `splits` ranges (W4A16GemmSplits for the kind), their fp32 partials added in range order:
 // kNarrow within a cluster of the ranges' CTAs; kWide through `workspace`, the last CTA of a tile adding them
@@ -117,6 +131,8 @@ struct W4A16GemmParams {
   // kNarrow only: the columns are gate and up interleaved in runs of kW4SiluRun (AwqRepackParams::col_run), and y
   // [m][ldy >= n / 2] receives SiLU(gate) * up of the fp16-rounded products, as SiluMul computes it (silu.cuh).
   bool silu_mul = false;
+  // kNarrow at m = 1 only (a bulk-copy config): the input is norm's (x is not read).
+  W4A16NormInput norm;
 };
 inline constexpr int kW4MaxSplits = 8;
 // The K split of a kind for an [n x k] weight on a device with sm_count SMs: kNarrow aims at three CTAs per SM at

@@ -30,6 +30,26 @@ const std::vector<W4A16GemmEntry>& AllEntries() {
   return all;
 }
 
+bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
+
+absl::Status ValidateNormInput(const W4A16GemmParams& p) {
+  const W4A16NormInput& n = p.norm;
+  if (p.kind != W4A16GemmKind::kNarrow || p.m != 1)
+    return absl::InvalidArgumentError(
+        absl::StrCat("w4a16 gemm: a norm input needs kind kNarrow and m=1 (m=", p.m, ")"));
+  if (p.k > kW4NormMaxK)
+    return absl::InvalidArgumentError(
+        absl::StrCat("w4a16 gemm: a norm input of k=", p.k, " exceeds ", kW4NormMaxK));
+  if (!n.weight || !(n.eps > 0) || (n.delta && !n.residual_out))
+    return absl::InvalidArgumentError("w4a16 gemm: a norm input needs weight, eps > 0 and, with delta, residual_out");
+  if (n.delta && n.residual_out == n.residual)
+    return absl::InvalidArgumentError(
+        "w4a16 gemm: a norm input's residual_out must be another buffer than residual (the CTAs read it)");
+  if (!Aligned16(n.residual) || !Aligned16(n.delta) || !Aligned16(n.residual_out) || !Aligned16(n.weight))
+    return absl::InvalidArgumentError("w4a16 gemm: a norm input's rows must be 16-byte aligned");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int W4A16GemmSplits(W4A16GemmKind kind, int n, int k, int sm_count) {
@@ -52,10 +72,14 @@ size_t W4A16GemmWorkspaceBytes(int m, int n, int splits) {
 int W4A16GemmCounters(int m, int n) { return (n / kW4BlockN) * ((m + 15) / 16); }
 
 absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p) {
-  if (!p.x || !p.qweight || !p.scale_zero || !p.y) return absl::InvalidArgumentError("w4a16 gemm: null pointer");
+  const bool norm = p.norm.residual != nullptr;
+  if ((!p.x && !norm) || !p.qweight || !p.scale_zero || !p.y)
+    return absl::InvalidArgumentError("w4a16 gemm: null pointer");
   if (p.m < 1) return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: m=", p.m, " must be >= 1"));
   if (absl::Status s = ValidateW4Shape("w4a16 gemm", p.n, p.k, p.group); !s.ok()) return s;
-  if (p.ldx < p.k || p.ldx % 8 != 0 || reinterpret_cast<uintptr_t>(p.x) % 16 != 0)
+  if (norm) {
+    if (absl::Status s = ValidateNormInput(p); !s.ok()) return s;
+  } else if (p.ldx < p.k || p.ldx % 8 != 0 || reinterpret_cast<uintptr_t>(p.x) % 16 != 0)
     return absl::InvalidArgumentError(
         absl::StrCat("w4a16 gemm: ldx=", p.ldx, " must be >= k=", p.k, " and a multiple of 8, x 16-byte aligned"));
   const int y_width = p.silu_mul ? p.n / 2 : p.n;  // silu_mul: one output per gate/up pair
@@ -114,6 +138,8 @@ W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n, int spl
 absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream) {
   if (c.kind != p.kind)
     return absl::InvalidArgumentError("w4a16 gemm: the config's kind differs from the params' kind");
+  if (p.norm.residual && (c.kind != W4A16GemmKind::kNarrow || c.stages == kWBuf))
+    return absl::InvalidArgumentError("w4a16 gemm: a norm input needs a bulk-copy kNarrow config");
   if (p.n % (kW4BlockN * c.nw) != 0)
     return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: n=", p.n, " is not a multiple of the config's ",
                                                    kW4BlockN * c.nw, " columns"));

@@ -21,6 +21,9 @@
 // With silu_mul (gate and up interleaved in runs of 32 columns, so a lane's tiles 0-1 and 2-3 are the gate and up
 // values of the same outputs) the tile's store is SiLU(gate) * up instead (silu.cuh), the bits SiluMul would give.
 //
+// With a norm input (W4A16GemmParams::norm, one row, bulk-copy kernels) the activations are not copied: every CTA
+// computes the norm's output for its K range into shared memory first (NormPrologue, rms_norm.cuh's order).
+//
 // Programmatic dependent launch (pdl.cuh): the first units' weights and scales are requested before PdlWait, while
 // the kernel before is finishing.
 #include <algorithm>
@@ -30,6 +33,7 @@
 
 #include "inference/cuda/kernels/load.cuh"
 #include "inference/cuda/kernels/pdl.cuh"
+#include "inference/cuda/kernels/rms_norm.cuh"
 #include "inference/cuda/kernels/silu.cuh"
 #include "inference/cuda/kernels/w4a16_fragment.cuh"
 #include "inference/cuda/kernels/w4a16_entries.h"
@@ -58,9 +62,9 @@ struct Narrow {
   static constexpr int kMinCtasPerSm = MX == 1 ? 4 : MX == 2 ? 3 : 2;  // registers: 128, 168, 255 per thread
 };
 
-// The CTA's tile and the warp's whole groups: [g0, g1), units [u0, u0 + nunits).
+// The CTA's tile and K range [k0, k1), the warp's whole groups: [g0, g1), units [u0, u0 + nunits).
 struct WarpRange {
-  int row0, rows, split, block, groups, units_per_group, g0, g1, u0, nunits;
+  int row0, rows, split, block, groups, units_per_group, k0, k1, g0, g1, u0, nunits;
   __device__ WarpRange(const W4A16GemmParams& p, int rows_per_tile, int warp) {
     row0 = blockIdx.x * rows_per_tile;
     rows = min(rows_per_tile, p.m - row0);
@@ -68,6 +72,7 @@ struct WarpRange {
     groups = p.k / p.group, units_per_group = p.group / kUnitK;
     const int per_split = (groups + p.splits - 1) / p.splits;
     const int cta_g0 = min(groups, split * per_split), cta_g1 = min(groups, cta_g0 + per_split);
+    k0 = cta_g0 * p.group, k1 = cta_g1 * p.group;
     const int per_warp = (cta_g1 - cta_g0 + kKWarps - 1) / kKWarps;
     g0 = min(cta_g1, cta_g0 + warp * per_warp), g1 = min(cta_g1, g0 + per_warp);
     u0 = g0 * units_per_group, nunits = (g1 - g0) * units_per_group;
@@ -353,6 +358,84 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, Narrow<MX>::kMinCtasPerS
   NarrowFinish<MX, C::kRingBytes>(p, r, math.acc, smem, inbox, warp, lane);
 }
 
+// The norm input (W4A16GemmParams::norm; one row): the CTA computes AddRmsNorm's output for its K range into shared
+// memory, in rms_norm.cuh's order: thread t plays the norm's lanes t and t + 128 of kRmsLanes. The first CTA of the
+// grid also writes residual_out. The weight is loaded before PdlWait (Load), the rest after it (Run, which ends with
+// a CTA barrier).
+struct NormPrologue {
+  static constexpr int kParts = kRmsLanes / (32 * kKWarps);      // lanes per thread
+  static constexpr int kUnits = kW4NormMaxK / (kRmsUnit * kRmsLanes);  // units per lane
+  static_assert(kParts * 32 * kKWarps == kRmsLanes && kUnits >= 1, "the CTA plays the norm's lanes");
+  uint4 weight[kParts][kUnits];
+
+  __device__ __forceinline__ static int Unit(int part, int u) {
+    return u * kRmsLanes + part * (32 * kKWarps) + static_cast<int>(threadIdx.x);
+  }
+  __device__ __forceinline__ static bool InRange(int idx, int units, const WarpRange& r) {
+    return idx < units && idx * kRmsUnit >= r.k0 && idx * kRmsUnit < r.k1;
+  }
+  __device__ __forceinline__ void Load(const W4A16GemmParams& p, const WarpRange& r) {
+    const int units = p.k / kRmsUnit;
+#pragma unroll
+    for (int part = 0; part < kParts; ++part)
+#pragma unroll
+      for (int u = 0; u < kUnits; ++u)
+        if (InRange(Unit(part, u), units, r))
+          weight[part][u] = reinterpret_cast<const uint4*>(p.norm.weight)[Unit(part, u)];
+  }
+  // xs: the CTA's input, element k at xs + (k - r.k0); sums: kRmsWarps floats of shared memory.
+  __device__ __forceinline__ void Run(const W4A16GemmParams& p, const WarpRange& r, __half* xs, float* sums) {
+    const W4A16NormInput& n = p.norm;
+    const int units = p.k / kRmsUnit;
+    const float4* res = reinterpret_cast<const float4*>(n.residual);
+    const uint4* delta = reinterpret_cast<const uint4*>(n.delta);
+    float4 a[kParts][kUnits][2];
+    uint4 d[kParts][kUnits];
+#pragma unroll
+    for (int part = 0; part < kParts; ++part)
+#pragma unroll
+      for (int u = 0; u < kUnits; ++u) {
+        const int idx = Unit(part, u);
+        if (idx < units) {
+          a[part][u][0] = res[2 * idx], a[part][u][1] = res[2 * idx + 1];
+          if (delta) d[part][u] = delta[idx];
+        }
+      }
+    float v[kParts][kUnits][kRmsUnit];
+#pragma unroll
+    for (int part = 0; part < kParts; ++part) {
+      float sq = 0.f;
+#pragma unroll
+      for (int u = 0; u < kUnits; ++u) {
+        if (Unit(part, u) >= units) continue;
+        RmsUnitOf(a[part][u][0], a[part][u][1], v[part][u]);
+        if (delta) RmsAddDelta(v[part][u], d[part][u]);
+        sq = RmsSquares(v[part][u], sq);
+      }
+      sq = RmsWarpSum(sq);
+      if (threadIdx.x % 32 == 0) sums[part * kKWarps + threadIdx.x / 32] = sq;
+    }
+    __syncthreads();
+    const float inv = RmsInverse(sums, p.k, n.eps);
+    const bool first = blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0;
+#pragma unroll
+    for (int part = 0; part < kParts; ++part)
+#pragma unroll
+      for (int u = 0; u < kUnits; ++u) {
+        const int idx = Unit(part, u);
+        if (idx >= units) continue;
+        if (first && delta) {
+          float4* out = reinterpret_cast<float4*>(n.residual_out) + 2 * idx;
+          out[0] = make_float4(v[part][u][0], v[part][u][1], v[part][u][2], v[part][u][3]);
+          out[1] = make_float4(v[part][u][4], v[part][u][5], v[part][u][6], v[part][u][7]);
+        }
+        if (InRange(idx, units, r))
+          *reinterpret_cast<uint4*>(xs + (idx * kRmsUnit - r.k0)) = RmsScale(v[part][u], inv, weight[part][u]);
+      }
+    __syncthreads();
+  }
+};
+
 // Variant 2: each warp keeps U units in flight in a shared-memory ring filled by bulk copies (the tensor memory
 // accelerator; one mbarrier per slot): a unit's 2 KB of weights by one lane and its activation rows by one lane each;
 // in the refills one elected lane (ElectOne, warp-uniform operands) copies the weights and the first row.
@@ -367,10 +450,13 @@ struct NarrowTma {
   static constexpr int kMinCtasPerSm = std::min(4, (227 * 1024) / (kSmemBytes + 1024));
 };
 
-template <int MX, int U, int XR>
+// kNorm: one row whose input is the norm's (NormPrologue, W4A16GemmParams::norm), in shared memory after the inbox;
+// no activation copies.
+template <int MX, int U, int XR, bool kNorm = false>
 __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kMinCtasPerSm)
     NarrowTmaKernel(W4A16GemmParams p) {
   using T = NarrowTma<MX, U, XR>;
+  static_assert(!kNorm || (MX == 1 && XR == 1), "the norm input is one row");
   extern __shared__ __align__(128) unsigned char smem[];
   __shared__ __align__(8) uint64_t bars[kKWarps][U];
   __shared__ __align__(8) uint64_t inbox_bar;
@@ -390,7 +476,7 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
   }
   __syncwarp();
   constexpr int kUnitWBytes = kUnitSteps * kW4FragmentBytes;
-  const uint32_t slot_bytes = kUnitWBytes + r.rows * kUnitK * 2;
+  const uint32_t slot_bytes = kUnitWBytes + (kNorm ? 0 : r.rows * kUnitK * 2);
   const unsigned char* w_next =
       reinterpret_cast<const unsigned char*>(p.qweight) +
       (static_cast<int64_t>(r.block) * (p.k / kW4StepK) + r.u0 * kUnitSteps) * kW4FragmentBytes;
@@ -407,15 +493,24 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
   const uint4* s_src = ScaleSource(p, r, lane);
   uint4 s_raw[2] = {};
   if (nunits > 0) s_raw[0] = s_src[r.g0 * kGroupUint4], s_raw[1] = s_src[r.g0 * kGroupUint4 + 1];
+  NormPrologue norm;
+  if constexpr (kNorm) norm.Load(p, r);
 
   PdlWait();
   PdlLaunchDependents();  // the next kernel may take its place as this one drains
+  __half* xs = reinterpret_cast<__half*>(smem + T::kSmemBytes + (p.splits - 1) * Narrow<MX>::kInboxBytes);
+  if constexpr (kNorm) {
+    __shared__ float norm_sums[kRmsWarps];
+    norm.Run(p, r, xs, norm_sums);
+  }
+  // The unit's activations: in its slot, or (kNorm) at the unit's k in xs.
+  const uint32_t xs_unit0 = SmemAddr(xs) + (r.u0 * kUnitK - r.k0) * 2;
   // Each unit's activation rows into its slot: the first by one elected lane (warp-uniform operands, as in the
   // refills), row `lane` by lane 1.. .
   const __half* x_next = p.x + static_cast<int64_t>(r.row0 + lane) * p.ldx + static_cast<int64_t>(r.u0) * kUnitK;
   const __half* x_next0 = p.x + static_cast<int64_t>(r.row0) * p.ldx + static_cast<int64_t>(r.u0) * kUnitK;
   const uint32_t x_dst = ring + kUnitWBytes + lane * kXRowHalves * 2, x_row0 = ring + kUnitWBytes;
-  if (ElectOne()) {
+  if (!kNorm && ElectOne()) {
 #pragma unroll
     for (int i = 0; i < U; ++i)
       if (i < nunits) BulkCopyToShared(x_row0 + i * T::kSlotBytes, x_next0 + i * kUnitK, kUnitK * 2, bar + 8 * i);
@@ -445,7 +540,7 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
       uint4 w[kUnitSteps];
 #pragma unroll
       for (int f = 0; f < kUnitSteps; ++f) w[f] = LdShared128(slot + f * kW4FragmentBytes + lane * 16);
-      math.Unit(w, slot + kUnitWBytes, x_off, at.Last(r));
+      math.Unit(w, kNorm ? xs_unit0 + (u0 + s) * kUnitK * 2 : slot + kUnitWBytes, x_off, at.Last(r));
       at.Advance(r);
       __syncwarp();  // every lane is done with the slot before it is refilled
       if (u0 + s + U < nunits) {
@@ -453,7 +548,7 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
         if (ElectOne()) {
           MbarArriveExpectTx(bar + 8 * s, slot_bytes);
           BulkCopyToShared(slot, w_next, kUnitWBytes, bar + 8 * s);
-          BulkCopyToShared(x_row0 + s * T::kSlotBytes, x_next0, kUnitK * 2, bar + 8 * s);
+          if (!kNorm) BulkCopyToShared(x_row0 + s * T::kSlotBytes, x_next0, kUnitK * 2, bar + 8 * s);
         }
         if (XR > 1 && lane > 0 && lane < r.rows)
           BulkCopyToShared(x_dst + s * T::kSlotBytes, x_next, kUnitK * 2, bar + 8 * s);
@@ -478,8 +573,25 @@ void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
                     p.splits, p);
 }
 
+// A launch with a norm input (one row): the kNorm kernel of the same ring depth, its input after the inbox.
+template <int U>
+void LaunchTmaNorm(const W4A16GemmParams& p, cudaStream_t stream) {
+  using T = NarrowTma<1, U, 1>;
+  auto* kernel = NarrowTmaKernel<1, U, 1, true>;
+  constexpr int kInbox = Narrow<1>::kInboxBytes;
+  static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                       T::kSmemBytes + (kW4MaxSplits - 1) * kInbox + kW4NormMaxK * 2);
+  (void)attr;  // a failure here surfaces as the launch error the caller checks
+  const int groups = p.k / p.group, per_split = (groups + p.splits - 1) / p.splits;
+  LaunchPdlClusters(kernel, dim3(1, p.splits, p.n / kW4BlockN), dim3(Narrow<1>::kThreads),
+                    T::kSmemBytes + (p.splits - 1) * kInbox + per_split * p.group * 2, stream, p.splits, p);
+}
+
 template <int MX, int U, int XR = 8 * MX>
 void LaunchTma(const W4A16GemmParams& p, cudaStream_t stream) {
+  if constexpr (MX == 1) {
+    if (p.norm.residual) return LaunchTmaNorm<U>(p, stream);
+  }
   if constexpr (XR < 8 * MX) {
     if (p.m > XR) return LaunchTma<MX, U, 8 * MX>(p, stream);  // the same arithmetic with whole tiles of rows
   }
