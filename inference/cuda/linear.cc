@@ -85,7 +85,11 @@ absl::Status W4Gemm(const DeviceLinear& w, const __half* x, int m, __half* y, co
   p.x = x, p.ldx = w.k, p.qweight = w.qweight, p.scale_zero = w.scale_zero, p.y = y, p.ldy = silu_mul ? w.n / 2 : w.n;
   p.m = m, p.n = w.n, p.k = w.k, p.group = w.group, p.kind = kind, p.splits = splits, p.silu_mul = silu_mul;
   p.workspace = ctx.gemm_workspace, p.counters = ctx.gemm_counters;
-  if (norm) p.norm = *norm;
+  if (norm) {
+    RETURN_IF_ERROR(ValidateW4A16GemmNorm(p, *norm));
+    LaunchW4A16GemmNorm(p, *norm, ctx.stream);
+    return CudaLastError("w4a16 gemm");
+  }
   RETURN_IF_ERROR(ValidateW4A16Gemm(p));
   LaunchW4A16Gemm(p, ctx.stream);
   return CudaLastError("w4a16 gemm");

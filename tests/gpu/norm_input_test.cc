@@ -1,4 +1,4 @@
-// The kNarrow GEMM's norm input (W4A16GemmParams::norm, linear.h's RunNormLinear): one row's AddRmsNorm computed by
+// The kNarrow GEMM's norm input (W4A16NormInput, linear.h's RunNormLinear): one row's AddRmsNorm computed by
 // the GEMM itself gives the bits of AddRmsNorm's kernel followed by the GEMM, for every bulk-copy config and K split,
 // with and without a delta; the residual goes to residual_out and nowhere else; at the linear level a step of one
 // row takes the fused path (the norm's own output is left unwritten) and computes what the same row computes among
@@ -72,10 +72,11 @@ TEST(NormInput, GemmOfOneRowEqualsAddRmsNormThenGemm) {
           residual_out.Poison();
           W4A16GemmParams fused = p;
           fused.y = y_got.get();
-          fused.norm = {residual.get(), with_delta ? delta.get() : nullptr, residual_out.get(), weight.get(), 1e-5f};
-          ASSERT_TRUE(ValidateW4A16Gemm(fused).ok()) << ValidateW4A16Gemm(fused);
+          const W4A16NormInput norm{residual.get(), with_delta ? delta.get() : nullptr, residual_out.get(),
+                                    weight.get(), 1e-5f};
+          ASSERT_TRUE(ValidateW4A16GemmNorm(fused, norm).ok()) << ValidateW4A16GemmNorm(fused, norm);
           y_got.Poison();
-          ASSERT_TRUE(LaunchW4A16GemmWith(fused, configs[i], nullptr).ok());
+          ASSERT_TRUE(LaunchW4A16GemmNormWith(fused, norm, configs[i], nullptr).ok());
           ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess) << where;
           EXPECT_TRUE(SameBits(y_got.Download(), y_want.Download(), n)) << where;
           EXPECT_TRUE(SameBits(residual.Download(), row.residual, k)) << "the input residual changed, " << where;

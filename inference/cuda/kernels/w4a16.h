@@ -98,8 +98,8 @@ void LaunchAwqRepack(const AwqRepackParams& p, cudaStream_t stream);
 // the exact sum).
 enum class W4A16GemmKind { kNarrow, kWide };
 
-// The GEMM's input as AddRmsNorm's output (elementwise.h) of one row, computed by each CTA of a kNarrow launch of one
-// row instead of read from x, in the same order and so with the same bits (rms_norm.cuh): h = residual + delta,
+// The GEMM's input as AddRmsNorm's output (elementwise.h) of one row (LaunchW4A16GemmNorm), computed by each CTA of a
+// kNarrow launch of one row instead of read from x, in the same order and so with the same bits (rms_norm.cuh): h = residual + delta,
 // input = half(h * rsqrt(mean(h^2) + eps) * weight). With delta, one CTA writes h to residual_out, which must then be
 // another buffer than residual (the other CTAs are still reading that). One kernel fewer per norm in a decode step of
 // one sequence. Rows of k floats / halves, 16-byte aligned; k up to kW4NormMaxK.
@@ -131,8 +131,6 @@ struct W4A16GemmParams {
   // kNarrow only: the columns are gate and up interleaved in runs of kW4SiluRun (AwqRepackParams::col_run), and y
   // [m][ldy >= n / 2] receives SiLU(gate) * up of the fp16-rounded products, as SiluMul computes it (silu.cuh).
   bool silu_mul = false;
-  // kNarrow at m = 1 only (a bulk-copy config): the input is norm's (x is not read).
-  W4A16NormInput norm;
 };
 inline constexpr int kW4MaxSplits = 8;
 // The K split of a kind for an [n x k] weight on a device with sm_count SMs: kNarrow aims at three CTAs per SM at
@@ -142,6 +140,9 @@ size_t W4A16GemmWorkspaceBytes(int m, int n, int splits);
 int W4A16GemmCounters(int m, int n);
 [[nodiscard]] absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p);
 void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream);
+// The GEMM of one row (kind kNarrow, m = 1) whose input is `norm`'s; p.x is not read (may be null).
+[[nodiscard]] absl::Status ValidateW4A16GemmNorm(const W4A16GemmParams& p, const W4A16NormInput& norm);
+void LaunchW4A16GemmNorm(const W4A16GemmParams& p, const W4A16NormInput& norm, cudaStream_t stream);
 
 // The GEMM's CTA shapes. kNarrow: mt n8 row tiles per CTA (8 * mt rows), `stages` 64-k units of weights in flight
 // per warp (2: in registers; more: a shared-memory ring filled by bulk copies), mw = nw = sk = 1. kWide: mw
@@ -165,6 +166,9 @@ W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n, int spl
 const W4A16GemmConfig* W4A16GemmConfigs(int* count);
 [[nodiscard]] absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c,
                                                cudaStream_t stream);
+// The same with a norm input: the bulk-copy kNarrow configs only.
+[[nodiscard]] absl::Status LaunchW4A16GemmNormWith(const W4A16GemmParams& p, const W4A16NormInput& norm,
+                                                   const W4A16GemmConfig& c, cudaStream_t stream);
 
 // W as fp16 [n][k] (nn.Linear's layout, W transposed), for cuBLAS.
 struct W4A16DequantParams {

@@ -32,8 +32,8 @@ const std::vector<W4A16GemmEntry>& AllEntries() {
 
 bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
-absl::Status ValidateNormInput(const W4A16GemmParams& p) {
-  const W4A16NormInput& n = p.norm;
+absl::Status ValidateNormInput(const W4A16GemmParams& p, const W4A16NormInput& n) {
+  if (!n.residual) return absl::InvalidArgumentError("w4a16 gemm: a norm input needs residual");
   if (p.kind != W4A16GemmKind::kNarrow || p.m != 1)
     return absl::InvalidArgumentError(
         absl::StrCat("w4a16 gemm: a norm input needs kind kNarrow and m=1 (m=", p.m, ")"));
@@ -71,14 +71,14 @@ size_t W4A16GemmWorkspaceBytes(int m, int n, int splits) {
 
 int W4A16GemmCounters(int m, int n) { return (n / kW4BlockN) * ((m + 15) / 16); }
 
-absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p) {
-  const bool norm = p.norm.residual != nullptr;
+// ValidateW4A16Gemm, and with a norm input ValidateW4A16GemmNorm (x not read).
+absl::Status ValidateGemm(const W4A16GemmParams& p, const W4A16NormInput* norm) {
   if ((!p.x && !norm) || !p.qweight || !p.scale_zero || !p.y)
     return absl::InvalidArgumentError("w4a16 gemm: null pointer");
   if (p.m < 1) return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: m=", p.m, " must be >= 1"));
   if (absl::Status s = ValidateW4Shape("w4a16 gemm", p.n, p.k, p.group); !s.ok()) return s;
   if (norm) {
-    if (absl::Status s = ValidateNormInput(p); !s.ok()) return s;
+    if (absl::Status s = ValidateNormInput(p, *norm); !s.ok()) return s;
   } else if (p.ldx < p.k || p.ldx % 8 != 0 || reinterpret_cast<uintptr_t>(p.x) % 16 != 0)
     return absl::InvalidArgumentError(
         absl::StrCat("w4a16 gemm: ldx=", p.ldx, " must be >= k=", p.k, " and a multiple of 8, x 16-byte aligned"));
@@ -95,6 +95,12 @@ absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p) {
     return absl::InvalidArgumentError(
         absl::StrCat("w4a16 gemm: kWide with splits=", p.splits, " needs a workspace and counters"));
   return absl::OkStatus();
+}
+
+absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p) { return ValidateGemm(p, nullptr); }
+
+absl::Status ValidateW4A16GemmNorm(const W4A16GemmParams& p, const W4A16NormInput& norm) {
+  return ValidateGemm(p, &norm);
 }
 
 const W4A16GemmConfig* W4A16GemmConfigs(int* count) {
@@ -138,8 +144,6 @@ W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n, int spl
 absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream) {
   if (c.kind != p.kind)
     return absl::InvalidArgumentError("w4a16 gemm: the config's kind differs from the params' kind");
-  if (p.norm.residual && (c.kind != W4A16GemmKind::kNarrow || c.stages == kWBuf))
-    return absl::InvalidArgumentError("w4a16 gemm: a norm input needs a bulk-copy kNarrow config");
   if (p.n % (kW4BlockN * c.nw) != 0)
     return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: n=", p.n, " is not a multiple of the config's ",
                                                    kW4BlockN * c.nw, " columns"));
@@ -153,14 +157,40 @@ absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig
                                                  " nw=", c.nw, " sk=", c.sk, " stages=", c.stages));
 }
 
-void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream) {
-  static const int sm_count = [] {  // of the device current at the first launch: one GPU per process
+absl::Status LaunchW4A16GemmNormWith(const W4A16GemmParams& p, const W4A16NormInput& norm, const W4A16GemmConfig& c,
+                                     cudaStream_t stream) {
+  for (const W4A16GemmEntry& e : AllEntries()) {
+    if (e.config == c) {
+      if (!e.launch_norm || p.kind != W4A16GemmKind::kNarrow)
+        return absl::InvalidArgumentError("w4a16 gemm: a norm input needs a bulk-copy kNarrow config");
+      e.launch_norm(p, norm, stream);
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: no kernel for config mt=", c.mt, " stages=", c.stages));
+}
+
+namespace {
+
+int SmCount() {  // of the device current at the first launch: one GPU per process
+  static const int sm_count = [] {
     int device = 0, sms = 0;
     cudaGetDevice(&device);
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
     return sms;
   }();
-  (void)LaunchW4A16GemmWith(p, W4A16GemmDefaultConfig(p.kind, p.m, p.n, p.splits, sm_count), stream);  // always exists
+  return sm_count;
+}
+
+}  // namespace
+
+void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream) {
+  (void)LaunchW4A16GemmWith(p, W4A16GemmDefaultConfig(p.kind, p.m, p.n, p.splits, SmCount()), stream);  // always exists
+}
+
+void LaunchW4A16GemmNorm(const W4A16GemmParams& p, const W4A16NormInput& norm, cudaStream_t stream) {
+  // At one row the default config is always a bulk-copy kNarrow one.
+  (void)LaunchW4A16GemmNormWith(p, norm, W4A16GemmDefaultConfig(p.kind, p.m, p.n, p.splits, SmCount()), stream);
 }
 
 }  // namespace inference::cuda

@@ -15,6 +15,7 @@ namespace inference::cuda {
 struct W4A16GemmEntry {
   W4A16GemmConfig config;
   void (*launch)(const W4A16GemmParams&, cudaStream_t);
+  void (*launch_norm)(const W4A16GemmParams&, const W4A16NormInput&, cudaStream_t) = nullptr;  // m = 1, or null
 };
 
 // w4a16_gemm.cu (kNarrow): mt = MX n8 tiles of rows per CTA, mw = nw = sk = 1; `stages` is kW4NarrowWBuf for the

@@ -21,7 +21,7 @@
 // With silu_mul (gate and up interleaved in runs of 32 columns, so a lane's tiles 0-1 and 2-3 are the gate and up
 // values of the same outputs) the tile's store is SiLU(gate) * up instead (silu.cuh), the bits SiluMul would give.
 //
-// With a norm input (W4A16GemmParams::norm, one row, bulk-copy kernels) the activations are not copied: every CTA
+// With a norm input (W4A16NormInput, one row, bulk-copy kernels) the activations are not copied: every CTA
 // computes the norm's output for its K range into shared memory first (NormPrologue, rms_norm.cuh's order).
 //
 // Programmatic dependent launch (pdl.cuh): the first units' weights and scales are requested before PdlWait, while
@@ -358,7 +358,7 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, Narrow<MX>::kMinCtasPerS
   NarrowFinish<MX, C::kRingBytes>(p, r, math.acc, smem, inbox, warp, lane);
 }
 
-// The norm input (W4A16GemmParams::norm; one row): the CTA computes AddRmsNorm's output for its K range into shared
+// The norm input (W4A16NormInput; one row): the CTA computes AddRmsNorm's output for its K range into shared
 // memory, in rms_norm.cuh's order: thread t plays the norm's lanes t and t + 128 of kRmsLanes. The first CTA of the
 // grid also writes residual_out. The weight is loaded before PdlWait (Load), the rest after it (Run, which ends with
 // a CTA barrier).
@@ -374,18 +374,18 @@ struct NormPrologue {
   __device__ __forceinline__ static bool InRange(int idx, int units, const WarpRange& r) {
     return idx < units && idx * kRmsUnit >= r.k0 && idx * kRmsUnit < r.k1;
   }
-  __device__ __forceinline__ void Load(const W4A16GemmParams& p, const WarpRange& r) {
+  __device__ __forceinline__ void Load(const W4A16GemmParams& p, const W4A16NormInput& n, const WarpRange& r) {
     const int units = p.k / kRmsUnit;
 #pragma unroll
     for (int part = 0; part < kParts; ++part)
 #pragma unroll
       for (int u = 0; u < kUnits; ++u)
         if (InRange(Unit(part, u), units, r))
-          weight[part][u] = reinterpret_cast<const uint4*>(p.norm.weight)[Unit(part, u)];
+          weight[part][u] = reinterpret_cast<const uint4*>(n.weight)[Unit(part, u)];
   }
   // xs: the CTA's input, element k at xs + (k - r.k0); sums: kRmsWarps floats of shared memory.
-  __device__ __forceinline__ void Run(const W4A16GemmParams& p, const WarpRange& r, __half* xs, float* sums) {
-    const W4A16NormInput& n = p.norm;
+  __device__ __forceinline__ void Run(const W4A16GemmParams& p, const W4A16NormInput& n, const WarpRange& r,
+                                      __half* xs, float* sums) {
     const int units = p.k / kRmsUnit;
     const float4* res = reinterpret_cast<const float4*>(n.residual);
     const uint4* delta = reinterpret_cast<const uint4*>(n.delta);
@@ -450,11 +450,10 @@ struct NarrowTma {
   static constexpr int kMinCtasPerSm = std::min(4, (227 * 1024) / (kSmemBytes + 1024));
 };
 
-// kNorm: one row whose input is the norm's (NormPrologue, W4A16GemmParams::norm), in shared memory after the inbox;
+// kNorm: one row whose input is the norm's (NormPrologue, W4A16NormInput), in shared memory after the inbox;
 // no activation copies.
-template <int MX, int U, int XR, bool kNorm = false>
-__global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kMinCtasPerSm)
-    NarrowTmaKernel(W4A16GemmParams p) {
+template <int MX, int U, int XR, bool kNorm>
+__device__ __forceinline__ void NarrowTmaBody(const W4A16GemmParams& p, const W4A16NormInput& n) {
   using T = NarrowTma<MX, U, XR>;
   static_assert(!kNorm || (MX == 1 && XR == 1), "the norm input is one row");
   extern __shared__ __align__(128) unsigned char smem[];
@@ -494,14 +493,14 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
   uint4 s_raw[2] = {};
   if (nunits > 0) s_raw[0] = s_src[r.g0 * kGroupUint4], s_raw[1] = s_src[r.g0 * kGroupUint4 + 1];
   NormPrologue norm;
-  if constexpr (kNorm) norm.Load(p, r);
+  if constexpr (kNorm) norm.Load(p, n, r);
 
   PdlWait();
   PdlLaunchDependents();  // the next kernel may take its place as this one drains
   __half* xs = reinterpret_cast<__half*>(smem + T::kSmemBytes + (p.splits - 1) * Narrow<MX>::kInboxBytes);
   if constexpr (kNorm) {
     __shared__ float norm_sums[kRmsWarps];
-    norm.Run(p, r, xs, norm_sums);
+    norm.Run(p, n, r, xs, norm_sums);
   }
   // The unit's activations: in its slot, or (kNorm) at the unit's k in xs.
   const uint32_t xs_unit0 = SmemAddr(xs) + (r.u0 * kUnitK - r.k0) * 2;
@@ -561,6 +560,20 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kM
   NarrowFinish<MX, T::kWarpBytes>(p, r, math.acc, smem, inbox, warp, lane);
 }
 
+// The kernels' parameters are kept small (the norm input only where it is used): engine steps at 32 rows took 0.1 ms
+// longer with 40 more bytes in W4A16GemmParams, unused (bench/RESULTS.md, thirteenth round).
+template <int MX, int U, int XR>
+__global__ void __launch_bounds__(Narrow<MX>::kThreads, NarrowTma<MX, U, XR>::kMinCtasPerSm)
+    NarrowTmaKernel(W4A16GemmParams p) {
+  NarrowTmaBody<MX, U, XR, false>(p, W4A16NormInput{});
+}
+
+template <int U>
+__global__ void __launch_bounds__(Narrow<1>::kThreads, NarrowTma<1, U, 1>::kMinCtasPerSm)
+    NarrowTmaNormKernel(W4A16GemmParams p, W4A16NormInput n) {
+  NarrowTmaBody<1, U, 1, true>(p, n);
+}
+
 template <int MX>
 void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
   using C = Narrow<MX>;
@@ -573,25 +586,22 @@ void Launch(const W4A16GemmParams& p, cudaStream_t stream) {
                     p.splits, p);
 }
 
-// A launch with a norm input (one row): the kNorm kernel of the same ring depth, its input after the inbox.
+// A launch with a norm input (one row): the kNorm kernel of ring depth U, its input after the inbox.
 template <int U>
-void LaunchTmaNorm(const W4A16GemmParams& p, cudaStream_t stream) {
+void LaunchTmaNorm(const W4A16GemmParams& p, const W4A16NormInput& n, cudaStream_t stream) {
   using T = NarrowTma<1, U, 1>;
-  auto* kernel = NarrowTmaKernel<1, U, 1, true>;
+  auto* kernel = NarrowTmaNormKernel<U>;
   constexpr int kInbox = Narrow<1>::kInboxBytes;
   static const cudaError_t attr = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                        T::kSmemBytes + (kW4MaxSplits - 1) * kInbox + kW4NormMaxK * 2);
   (void)attr;  // a failure here surfaces as the launch error the caller checks
   const int groups = p.k / p.group, per_split = (groups + p.splits - 1) / p.splits;
   LaunchPdlClusters(kernel, dim3(1, p.splits, p.n / kW4BlockN), dim3(Narrow<1>::kThreads),
-                    T::kSmemBytes + (p.splits - 1) * kInbox + per_split * p.group * 2, stream, p.splits, p);
+                    T::kSmemBytes + (p.splits - 1) * kInbox + per_split * p.group * 2, stream, p.splits, p, n);
 }
 
 template <int MX, int U, int XR = 8 * MX>
 void LaunchTma(const W4A16GemmParams& p, cudaStream_t stream) {
-  if constexpr (MX == 1) {
-    if (p.norm.residual) return LaunchTmaNorm<U>(p, stream);
-  }
   if constexpr (XR < 8 * MX) {
     if (p.m > XR) return LaunchTma<MX, U, 8 * MX>(p, stream);  // the same arithmetic with whole tiles of rows
   }
@@ -615,9 +625,9 @@ constexpr W4A16GemmEntry kNarrowEntries[] = {
     {{kN, 1, 1, 1, 1, kWBuf}, Launch<1>},
     {{kN, 1, 2, 1, 1, kWBuf}, Launch<2>},
     {{kN, 1, 4, 1, 1, kWBuf}, Launch<4>},
-    {{kN, 1, 1, 1, 1, kTmaUnits}, LaunchTma<1, kTmaUnits>},
-    {{kN, 1, 1, 1, 1, kTmaUnitsShort}, LaunchTma<1, kTmaUnitsShort>},
-    {{kN, 1, 1, 1, 1, kTmaUnitsShort, false, 1}, LaunchTma<1, kTmaUnitsShort, 1>},
+    {{kN, 1, 1, 1, 1, kTmaUnits}, LaunchTma<1, kTmaUnits>, LaunchTmaNorm<kTmaUnits>},
+    {{kN, 1, 1, 1, 1, kTmaUnitsShort}, LaunchTma<1, kTmaUnitsShort>, LaunchTmaNorm<kTmaUnitsShort>},
+    {{kN, 1, 1, 1, 1, kTmaUnitsShort, false, 1}, LaunchTma<1, kTmaUnitsShort, 1>, LaunchTmaNorm<kTmaUnitsShort>},
 };
 
 }  // namespace

@@ -112,28 +112,31 @@ TEST(W4A16Validate, NormInputNamesItsLimits) {
   W4A16GemmParams g;
   g.qweight = Fake<const uint32_t>(), g.scale_zero = Fake<const __half2>(), g.y = Fake<__half>();
   g.m = 1, g.n = 4096, g.k = 4096, g.group = 128, g.ldy = 4096;
-  g.norm = {Fake<const float>(), Fake<const __half>(), Fake<float>(), Fake<const __half>(), 1e-5f};
-  EXPECT_TRUE(ValidateW4A16Gemm(g).ok()) << ValidateW4A16Gemm(g);  // x is not read
+  W4A16NormInput n{Fake<const float>(), Fake<const __half>(), Fake<float>(), Fake<const __half>(), 1e-5f};
+  EXPECT_TRUE(ValidateW4A16GemmNorm(g, n).ok()) << ValidateW4A16GemmNorm(g, n);  // x is not read
+  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "null"));  // without the norm input it is
   g.m = 2;
-  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "m=1 (m=2)"));
+  EXPECT_TRUE(Mentions(ValidateW4A16GemmNorm(g, n), "m=1 (m=2)"));
   g.m = 1, g.k = 8192, g.ldx = 8192;
-  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "k=8192 exceeds 4096"));
-  g.k = 4096, g.norm.residual_out = nullptr;
-  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "residual_out"));
-  g.norm.residual_out = const_cast<float*>(g.norm.residual);
-  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "another buffer than residual"));
-  g.norm.delta = nullptr;  // without delta nothing is written: residual_out is not needed
-  EXPECT_TRUE(ValidateW4A16Gemm(g).ok()) << ValidateW4A16Gemm(g);
-  g.norm.eps = 0;
-  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "eps > 0"));
-  g.norm.eps = 1e-5f, g.norm.weight = reinterpret_cast<const __half*>(Fake<unsigned char>() + 2);
-  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "16-byte aligned"));
-  g.norm.weight = Fake<const __half>(), g.kind = W4A16GemmKind::kWide;
-  EXPECT_TRUE(Mentions(ValidateW4A16Gemm(g), "kind kNarrow"));
+  EXPECT_TRUE(Mentions(ValidateW4A16GemmNorm(g, n), "k=8192 exceeds 4096"));
+  g.k = 4096, n.residual_out = nullptr;
+  EXPECT_TRUE(Mentions(ValidateW4A16GemmNorm(g, n), "residual_out"));
+  n.residual_out = const_cast<float*>(n.residual);
+  EXPECT_TRUE(Mentions(ValidateW4A16GemmNorm(g, n), "another buffer than residual"));
+  n.delta = nullptr;  // without delta nothing is written: residual_out is not needed
+  EXPECT_TRUE(ValidateW4A16GemmNorm(g, n).ok()) << ValidateW4A16GemmNorm(g, n);
+  n.eps = 0;
+  EXPECT_TRUE(Mentions(ValidateW4A16GemmNorm(g, n), "eps > 0"));
+  n.eps = 1e-5f, n.weight = reinterpret_cast<const __half*>(Fake<unsigned char>() + 2);
+  EXPECT_TRUE(Mentions(ValidateW4A16GemmNorm(g, n), "16-byte aligned"));
+  n.weight = Fake<const __half>(), n.residual = nullptr;
+  EXPECT_TRUE(Mentions(ValidateW4A16GemmNorm(g, n), "needs residual"));
+  n.residual = Fake<const float>(), g.kind = W4A16GemmKind::kWide;
+  EXPECT_TRUE(Mentions(ValidateW4A16GemmNorm(g, n), "kind kNarrow"));
   // Only the bulk-copy kNarrow kernels take a norm input; the register ones are refused before any launch.
   g.kind = W4A16GemmKind::kNarrow;
   const W4A16GemmConfig registers{W4A16GemmKind::kNarrow, 1, 1, 1, 1, 2};
-  EXPECT_TRUE(Mentions(LaunchW4A16GemmWith(g, registers, nullptr), "bulk-copy"));
+  EXPECT_TRUE(Mentions(LaunchW4A16GemmNormWith(g, n, registers, nullptr), "bulk-copy"));
 }
 
 TEST(W4A16Gemm, SplitsDependOnTheShapeOnlyAndStayInBounds) {
