@@ -77,8 +77,8 @@ int LinearGemmCounters(const DeviceLinear& w, int decode_rows);
 // RunLinear and RunGateUpSiluMul of AddRmsNorm(norm)'s rows (kernels/elementwise.h; norm.out is the input, norm.tokens
 // the step's rows). A step of one decode row and nothing else, on AWQ weights of k <= kW4NormMaxK, with the residual
 // written to a buffer of its own (norm.residual_out, when norm.delta is set), has the kNarrow GEMM compute the norm
-// itself (W4A16GemmParams::norm): one kernel fewer, the same bits, and norm.out is then not written. Otherwise
-// AddRmsNorm runs first.
+// itself (W4A16NormInput, LaunchW4A16GemmNorm): one kernel fewer, the same bits, and norm.out is then not written.
+// Otherwise AddRmsNorm runs first.
 [[nodiscard]] absl::Status RunNormLinear(const AddRmsNormParams& norm, const DeviceLinear& w, LinearRows rows,
                                          __half* y, const LinearContext& ctx);
 [[nodiscard]] absl::Status RunNormGateUpSiluMul(const AddRmsNormParams& norm, const DeviceLinear& w, LinearRows rows,

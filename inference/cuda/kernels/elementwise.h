@@ -32,7 +32,7 @@ void LaunchEmbedding(const EmbeddingParams& p, cudaStream_t stream);
 //   residual_out[r] = h                (when delta is set; residual_out null: residual itself, in place)
 //   out[t] = half(h * rsqrt(mean(h^2) + eps) * weight)
 // in the order of rms_norm.cuh (hidden a multiple of 8 up to 8192, 16-byte aligned rows), which the kNarrow GEMM's
-// norm input (W4A16GemmParams::norm) shares.
+// norm input (W4A16NormInput, w4a16.h) shares.
 struct AddRmsNormParams {
   float* residual = nullptr;      // [*][hidden]
   const __half* delta = nullptr;  // [*][hidden] or null; row r is added to residual row r

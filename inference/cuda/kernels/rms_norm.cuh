@@ -1,5 +1,5 @@
 // The arithmetic of add + RMSNorm (AddRmsNormParams, elementwise.h), shared by its kernel and by the kNarrow GEMM's
-// norm prologue (W4A16GemmParams::norm, w4a16_gemm.cu) so that both compute the same bits. Written with explicit
+// norm prologue (W4A16NormInput, w4a16_gemm.cu) so that both compute the same bits. Written with explicit
 // roundings, so that no inlining site contracts or reorders differently. Device code only.
 //
 // A row's sum of squares has one fixed shape, whatever runs it: kRmsLanes partial sums, lane i's over the 8-element
