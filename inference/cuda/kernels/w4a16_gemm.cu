@@ -33,9 +33,9 @@
 
 #include "inference/cuda/kernels/load.cuh"
 #include "inference/cuda/kernels/pdl.cuh"
-#include "inference/cuda/kernels/rms_norm.cuh"
 #include "inference/cuda/kernels/silu.cuh"
 #include "inference/cuda/kernels/w4a16_fragment.cuh"
+#include "inference/cuda/kernels/w4a16_norm_input.cuh"
 #include "inference/cuda/kernels/w4a16_entries.h"
 
 namespace inference::cuda {
@@ -358,84 +358,6 @@ __global__ void __launch_bounds__(Narrow<MX>::kThreads, Narrow<MX>::kMinCtasPerS
   NarrowFinish<MX, C::kRingBytes>(p, r, math.acc, smem, inbox, warp, lane);
 }
 
-// The norm input (W4A16NormInput; one row): the CTA computes AddRmsNorm's output for its K range into shared
-// memory, in rms_norm.cuh's order: thread t plays the norm's lanes t and t + 128 of kRmsLanes. The first CTA of the
-// grid also writes residual_out. The weight is loaded before PdlWait (Load), the rest after it (Run, which ends with
-// a CTA barrier).
-struct NormPrologue {
-  static constexpr int kParts = kRmsLanes / (32 * kKWarps);      // lanes per thread
-  static constexpr int kUnits = kW4NormMaxK / (kRmsUnit * kRmsLanes);  // units per lane
-  static_assert(kParts * 32 * kKWarps == kRmsLanes && kUnits >= 1, "the CTA plays the norm's lanes");
-  uint4 weight[kParts][kUnits];
-
-  __device__ __forceinline__ static int Unit(int part, int u) {
-    return u * kRmsLanes + part * (32 * kKWarps) + static_cast<int>(threadIdx.x);
-  }
-  __device__ __forceinline__ static bool InRange(int idx, int units, const WarpRange& r) {
-    return idx < units && idx * kRmsUnit >= r.k0 && idx * kRmsUnit < r.k1;
-  }
-  __device__ __forceinline__ void Load(const W4A16GemmParams& p, const W4A16NormInput& n, const WarpRange& r) {
-    const int units = p.k / kRmsUnit;
-#pragma unroll
-    for (int part = 0; part < kParts; ++part)
-#pragma unroll
-      for (int u = 0; u < kUnits; ++u)
-        if (InRange(Unit(part, u), units, r))
-          weight[part][u] = reinterpret_cast<const uint4*>(n.weight)[Unit(part, u)];
-  }
-  // xs: the CTA's input, element k at xs + (k - r.k0); sums: kRmsWarps floats of shared memory.
-  __device__ __forceinline__ void Run(const W4A16GemmParams& p, const W4A16NormInput& n, const WarpRange& r,
-                                      __half* xs, float* sums) {
-    const int units = p.k / kRmsUnit;
-    const float4* res = reinterpret_cast<const float4*>(n.residual);
-    const uint4* delta = reinterpret_cast<const uint4*>(n.delta);
-    float4 a[kParts][kUnits][2];
-    uint4 d[kParts][kUnits];
-#pragma unroll
-    for (int part = 0; part < kParts; ++part)
-#pragma unroll
-      for (int u = 0; u < kUnits; ++u) {
-        const int idx = Unit(part, u);
-        if (idx < units) {
-          a[part][u][0] = res[2 * idx], a[part][u][1] = res[2 * idx + 1];
-          if (delta) d[part][u] = delta[idx];
-        }
-      }
-    float v[kParts][kUnits][kRmsUnit];
-#pragma unroll
-    for (int part = 0; part < kParts; ++part) {
-      float sq = 0.f;
-#pragma unroll
-      for (int u = 0; u < kUnits; ++u) {
-        if (Unit(part, u) >= units) continue;
-        RmsUnitOf(a[part][u][0], a[part][u][1], v[part][u]);
-        if (delta) RmsAddDelta(v[part][u], d[part][u]);
-        sq = RmsSquares(v[part][u], sq);
-      }
-      sq = RmsWarpSum(sq);
-      if (threadIdx.x % 32 == 0) sums[part * kKWarps + threadIdx.x / 32] = sq;
-    }
-    __syncthreads();
-    const float inv = RmsInverse(sums, p.k, n.eps);
-    const bool first = blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0;
-#pragma unroll
-    for (int part = 0; part < kParts; ++part)
-#pragma unroll
-      for (int u = 0; u < kUnits; ++u) {
-        const int idx = Unit(part, u);
-        if (idx >= units) continue;
-        if (first && delta) {
-          float4* out = reinterpret_cast<float4*>(n.residual_out) + 2 * idx;
-          out[0] = make_float4(v[part][u][0], v[part][u][1], v[part][u][2], v[part][u][3]);
-          out[1] = make_float4(v[part][u][4], v[part][u][5], v[part][u][6], v[part][u][7]);
-        }
-        if (InRange(idx, units, r))
-          *reinterpret_cast<uint4*>(xs + (idx * kRmsUnit - r.k0)) = RmsScale(v[part][u], inv, weight[part][u]);
-      }
-    __syncthreads();
-  }
-};
-
 // Variant 2: each warp keeps U units in flight in a shared-memory ring filled by bulk copies (the tensor memory
 // accelerator; one mbarrier per slot): a unit's 2 KB of weights by one lane and its activation rows by one lane each;
 // in the refills one elected lane (ElectOne, warp-uniform operands) copies the weights and the first row.
@@ -492,15 +414,15 @@ __device__ __forceinline__ void NarrowTmaBody(const W4A16GemmParams& p, const W4
   const uint4* s_src = ScaleSource(p, r, lane);
   uint4 s_raw[2] = {};
   if (nunits > 0) s_raw[0] = s_src[r.g0 * kGroupUint4], s_raw[1] = s_src[r.g0 * kGroupUint4 + 1];
-  NormPrologue norm;
-  if constexpr (kNorm) norm.Load(p, n, r);
+  NormPrologue<Narrow<MX>::kThreads> norm;
+  if constexpr (kNorm) norm.Load(n, p.k, r.k0, r.k1);
 
   PdlWait();
   PdlLaunchDependents();  // the next kernel may take its place as this one drains
   __half* xs = reinterpret_cast<__half*>(smem + T::kSmemBytes + (p.splits - 1) * Narrow<MX>::kInboxBytes);
   if constexpr (kNorm) {
     __shared__ float norm_sums[kRmsWarps];
-    norm.Run(p, n, r, xs, norm_sums);
+    norm.Run(n, p.k, r.k0, r.k1, xs, norm_sums);
   }
   // The unit's activations: in its slot, or (kNorm) at the unit's k in xs.
   const uint32_t xs_unit0 = SmemAddr(xs) + (r.u0 * kUnitK - r.k0) * 2;
