@@ -99,12 +99,12 @@ void LaunchAwqRepack(const AwqRepackParams& p, cudaStream_t stream);
 enum class W4A16GemmKind { kNarrow, kWide };
 
 // The GEMM's input as AddRmsNorm's output (elementwise.h) of one row (LaunchW4A16GemmNorm), computed by each CTA of a
-// kNarrow launch of one row instead of read from x, in the same order and so with the same bits (rms_norm.cuh): h = residual + delta,
-// input = half(h * rsqrt(mean(h^2) + eps) * weight). With delta, one CTA writes h to residual_out, which must then be
-// another buffer than residual (the other CTAs are still reading that). One kernel fewer per norm in a decode step of
-// one sequence. Rows of k floats / halves, 16-byte aligned; k up to kW4NormMaxK.
+// kNarrow launch of one row instead of read from x, in the same order and so with the same bits (rms_norm.cuh):
+// h = residual + delta, input = half(h * rsqrt(mean(h^2) + eps) * weight). With delta, one CTA writes h to
+// residual_out, which must then be another buffer than residual (the other CTAs are still reading that). One kernel
+// fewer per norm in a decode step of one sequence. Rows of k floats / halves, 16-byte aligned; k up to kW4NormMaxK.
 struct W4A16NormInput {
-  const float* residual = nullptr;  // null: no norm, the input is x
+  const float* residual = nullptr;
   const __half* delta = nullptr;    // or null
   float* residual_out = nullptr;    // with delta
   const __half* weight = nullptr;

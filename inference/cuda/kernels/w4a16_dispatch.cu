@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "inference/cuda/kernels/w4a16.h"
 #include "inference/cuda/kernels/w4a16_entries.h"
@@ -48,6 +49,29 @@ absl::Status ValidateNormInput(const W4A16GemmParams& p, const W4A16NormInput& n
   if (!Aligned16(n.residual) || !Aligned16(n.delta) || !Aligned16(n.residual_out) || !Aligned16(n.weight))
     return absl::InvalidArgumentError("w4a16 gemm: a norm input's rows must be 16-byte aligned");
   return absl::OkStatus();
+}
+
+// The kernel of config c for p's shape, or why there is none.
+absl::StatusOr<const W4A16GemmEntry*> EntryFor(const W4A16GemmParams& p, const W4A16GemmConfig& c) {
+  if (c.kind != p.kind)
+    return absl::InvalidArgumentError("w4a16 gemm: the config's kind differs from the params' kind");
+  if (p.n % (kW4BlockN * c.nw) != 0)
+    return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: n=", p.n, " is not a multiple of the config's ",
+                                                   kW4BlockN * c.nw, " columns"));
+  for (const W4A16GemmEntry& e : AllEntries())
+    if (e.config == c) return &e;
+  return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: no kernel for config mw=", c.mw, " mt=", c.mt,
+                                                 " nw=", c.nw, " sk=", c.sk, " stages=", c.stages));
+}
+
+int SmCount() {  // of the device current at the first launch: one GPU per process
+  static const int sm_count = [] {
+    int device = 0, sms = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    return sms;
+  }();
+  return sm_count;
 }
 
 }  // namespace
@@ -142,47 +166,21 @@ W4A16GemmConfig W4A16GemmDefaultConfig(W4A16GemmKind kind, int m, int n, int spl
 }
 
 absl::Status LaunchW4A16GemmWith(const W4A16GemmParams& p, const W4A16GemmConfig& c, cudaStream_t stream) {
-  if (c.kind != p.kind)
-    return absl::InvalidArgumentError("w4a16 gemm: the config's kind differs from the params' kind");
-  if (p.n % (kW4BlockN * c.nw) != 0)
-    return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: n=", p.n, " is not a multiple of the config's ",
-                                                   kW4BlockN * c.nw, " columns"));
-  for (const W4A16GemmEntry& e : AllEntries()) {
-    if (e.config == c) {
-      e.launch(p, stream);
-      return absl::OkStatus();
-    }
-  }
-  return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: no kernel for config mw=", c.mw, " mt=", c.mt,
-                                                 " nw=", c.nw, " sk=", c.sk, " stages=", c.stages));
+  const absl::StatusOr<const W4A16GemmEntry*> e = EntryFor(p, c);
+  if (!e.ok()) return e.status();
+  (*e)->launch(p, stream);
+  return absl::OkStatus();
 }
 
 absl::Status LaunchW4A16GemmNormWith(const W4A16GemmParams& p, const W4A16NormInput& norm, const W4A16GemmConfig& c,
                                      cudaStream_t stream) {
-  for (const W4A16GemmEntry& e : AllEntries()) {
-    if (e.config == c) {
-      if (!e.launch_norm || p.kind != W4A16GemmKind::kNarrow)
-        return absl::InvalidArgumentError("w4a16 gemm: a norm input needs a bulk-copy kNarrow config");
-      e.launch_norm(p, norm, stream);
-      return absl::OkStatus();
-    }
-  }
-  return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: no kernel for config mt=", c.mt, " stages=", c.stages));
+  const absl::StatusOr<const W4A16GemmEntry*> e = EntryFor(p, c);
+  if (!e.ok()) return e.status();
+  if (!(*e)->launch_norm)
+    return absl::InvalidArgumentError("w4a16 gemm: a norm input needs a bulk-copy kNarrow config");
+  (*e)->launch_norm(p, norm, stream);
+  return absl::OkStatus();
 }
-
-namespace {
-
-int SmCount() {  // of the device current at the first launch: one GPU per process
-  static const int sm_count = [] {
-    int device = 0, sms = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    return sms;
-  }();
-  return sm_count;
-}
-
-}  // namespace
 
 void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream) {
   (void)LaunchW4A16GemmWith(p, W4A16GemmDefaultConfig(p.kind, p.m, p.n, p.splits, SmCount()), stream);  // always exists
