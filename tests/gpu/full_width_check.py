@@ -27,6 +27,9 @@ os.makedirs(a.work, exist_ok=True)
 model_dir = os.path.join(a.work, "model")
 base_config = os.path.join(a.shared, "assets/mistral-7b-instruct-v0.1/config.json")
 tool = os.path.join(a.bin, "full_width_logits")
+# The packed binaries' shared libraries (scripts/device-pack.sh puts them in lib/ beside bin/).
+lib = os.path.join(os.path.dirname(os.path.abspath(a.bin)), "lib")
+env = dict(os.environ, LD_LIBRARY_PATH=":".join(p for p in [lib, os.environ.get("LD_LIBRARY_PATH", "")] if p))
 common = ["--base-config", base_config, "--dir", model_dir, "--qk-scale", a.qk_scale]
 
 cases = []
@@ -39,7 +42,7 @@ for L in [int(x) for x in a.lengths.split(",")]:
     open(f, "w").write(",".join(map(str, ids)))
     out = os.path.join(a.work, f"ours{L}.npy")
     subprocess.run([tool, *common, "--ids-file", f, "--positions", ",".join(map(str, positions)), "--out", out],
-                   check=True)
+                   check=True, env=env)
     cases.append((L, ids, positions, np.load(out)))
 
 models = {dt: ar.hf_model(model_dir, dt).to("cuda") for dt in ("float32", "float16")}
@@ -64,7 +67,7 @@ for L, ids, positions, ours in cases:
 
 f = os.path.join(a.work, "ids5000.txt")
 if os.path.exists(f):
-    r = subprocess.run([tool, *common, "--ids-file", f, "--greedy-batch", "32"])
+    r = subprocess.run([tool, *common, "--ids-file", f, "--greedy-batch", "32"], env=env)
     ok &= r.returncode == 0
 print("full-width check:", "PASS" if ok else "FAIL")
 sys.exit(0 if ok else 1)
