@@ -9,19 +9,21 @@
 //               node at the graph's start);
 //   persistent  one kernel of `ctas` CTAs (all resident: 128 threads, 4 bytes of shared memory) crossing kChain - 1 grid
 //               barriers built from the same counters.
-// Printed: µs per link, the median of kReps graph launches. bench/RESULTS.md (fourteenth round) has an H200's numbers.
+// Printed: µs per link, the median of kReps graph launches; exits 1 if a chain's last values are not what every link
+// reading its predecessor's gives. bench/RESULTS.md (fourteenth round) has an H200's numbers.
 //
 //   boundary_bench
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 
 namespace {
 
-constexpr int kThreads = 128, kChain = 96, kReps = 15;
+constexpr int kThreads = 128, kChain = 96, kReps = 15, kMaxCtas = 448;
 
 __device__ __forceinline__ unsigned LoadAcquire(const unsigned* p) {
   unsigned v;
@@ -92,22 +94,35 @@ void Launch(void (*kernel)(Params...), int ctas, bool pdl, cudaStream_t s, Args.
   Check(cudaLaunchKernelEx(&c, kernel, args...), "launch");
 }
 
-double TimeGraph(cudaStream_t s, int ctas, int mode, int* buf, unsigned* counts) {
+enum class Mode { kPlain, kPdl, kFlag, kPersistent };
+
+// Every value of the chain's last link, checked against the recurrence v_i = (ctas v_(i-1)) % 1000 + 1, v_0 = 0: a
+// link that read its predecessor's values too early would break it.
+bool ChainHolds(const int* buf, int ctas) {
+  int v = 0;
+  for (int i = 1; i < kChain; ++i) v = static_cast<int>((static_cast<int64_t>(ctas) * v) % 1000) + 1;
+  std::vector<int> last(ctas);
+  Check(cudaMemcpy(last.data(), buf + (kChain - 1) * ctas, ctas * sizeof(int), cudaMemcpyDeviceToHost), "copy");
+  return std::all_of(last.begin(), last.end(), [&](int x) { return x == v; });
+}
+
+double TimeGraph(cudaStream_t s, int ctas, Mode mode, int* buf, unsigned* counts) {
+  Check(cudaMemset(buf, 0, kChain * kMaxCtas * sizeof(int)), "memset");  // link 0: zeros (no link writes it)
   cudaGraph_t graph;
   Check(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), "capture");
   Check(cudaMemsetAsync(counts, 0, kChain * sizeof(unsigned), s), "memset");
-  if (mode == 3) {
+  if (mode == Mode::kPersistent) {
     Launch(PersistentKernel, ctas, false, s, buf, ctas, counts);
   } else {
     for (int i = 1; i < kChain; ++i) {
       const int* prev = buf + (i - 1) * ctas;
       int* mine = buf + i * ctas;
-      if (mode == 0) Launch(PlainKernel, ctas, false, s, prev, mine, ctas);
-      if (mode == 1) Launch(PdlKernel, ctas, true, s, prev, mine, ctas);
-      if (mode == 2)
-        Launch(FlagKernel, ctas, i > 1, s, prev, mine, ctas, i > 1 ? static_cast<const unsigned*>(counts + i - 1)
-                                                                  : static_cast<const unsigned*>(nullptr),
-               counts + i);
+      if (mode == Mode::kPlain) Launch(PlainKernel, ctas, false, s, prev, mine, ctas);
+      if (mode == Mode::kPdl) Launch(PdlKernel, ctas, true, s, prev, mine, ctas);
+      if (mode == Mode::kFlag) {
+        const unsigned* wait_on = i > 1 ? counts + i - 1 : nullptr;  // the first link has nothing to wait for
+        Launch(FlagKernel, ctas, i > 1, s, prev, mine, ctas, wait_on, counts + i);
+      }
     }
   }
   Check(cudaStreamEndCapture(s, &graph), "end capture");
@@ -126,8 +141,13 @@ double TimeGraph(cudaStream_t s, int ctas, int mode, int* buf, unsigned* counts)
     ms.push_back(t);
   }
   std::sort(ms.begin(), ms.end());
+  cudaEventDestroy(a), cudaEventDestroy(b);
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(graph);
+  if (!ChainHolds(buf, ctas)) {
+    std::fprintf(stderr, "mode %d, %d CTAs: a link read stale values\n", static_cast<int>(mode), ctas);
+    std::exit(1);
+  }
   return ms[kReps / 2] * 1000.0 / (kChain - 1);
 }
 
@@ -138,13 +158,12 @@ int main() {
   Check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "stream");
   int* buf;
   unsigned* counts;
-  Check(cudaMalloc(&buf, kChain * 1024 * sizeof(int)), "malloc");
+  Check(cudaMalloc(&buf, kChain * kMaxCtas * sizeof(int)), "malloc");
   Check(cudaMalloc(&counts, kChain * sizeof(unsigned)), "malloc");
-  Check(cudaMemset(buf, 0, kChain * 1024 * sizeof(int)), "memset");
   std::printf("ctas  plain_us  pdl_us  flag_us  persistent_us (per link, %d links)\n", kChain - 1);
-  for (int ctas : {64, 132, 264, 448}) {
+  for (int ctas : {64, 132, 264, kMaxCtas}) {
     double t[4];
-    for (int mode = 0; mode < 4; ++mode) t[mode] = TimeGraph(s, ctas, mode, buf, counts);
+    for (int mode = 0; mode < 4; ++mode) t[mode] = TimeGraph(s, ctas, static_cast<Mode>(mode), buf, counts);
     std::printf("%4d  %8.3f  %6.3f  %7.3f  %13.3f\n", ctas, t[0], t[1], t[2], t[3]);
   }
   return 0;
