@@ -95,15 +95,12 @@ absl::Status W4Gemm(const DeviceLinear& w, const __half* x, int m, __half* y, co
   return CudaLastError("w4a16 gemm");
 }
 
-bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
-
 // The GEMM's norm input for AddRmsNorm(n) when the step lets the kNarrow GEMM compute it (linear.h), else nullopt.
 std::optional<W4A16NormInput> FusedNorm(const AddRmsNormParams& n, const DeviceLinear& w, LinearRows rows) {
   const bool one_row = w.qweight && rows.prefill == 0 && rows.decode == 1 && n.tokens == 1 && !n.rows;
-  const bool fits = n.hidden == w.k && w.k <= kW4NormMaxK && Aligned16(n.residual) && Aligned16(n.delta) &&
-                    Aligned16(n.weight) && Aligned16(n.residual_out);
-  if (!one_row || !fits || (n.delta && (!n.residual_out || n.residual_out == n.residual))) return std::nullopt;
-  return W4A16NormInput{n.residual, n.delta, n.residual_out, n.weight, n.eps};
+  const W4A16NormInput in{n.residual, n.delta, n.residual_out, n.weight, n.eps};
+  if (!one_row || n.hidden != w.k || !ValidateW4A16NormInput(in, w.k).ok()) return std::nullopt;
+  return in;
 }
 
 // AddRmsNorm(n) as its own kernel, its output the linear's input.

@@ -69,10 +69,7 @@ __global__ void __launch_bounds__(kThreads) AddRmsNormKernel(AddRmsNormParams p)
     }
     sq = RmsSquares(v[u], sq);
   }
-  sq = RmsWarpSum(sq);
-  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sq;
-  __syncthreads();
-  const float inv = RmsInverse(partial, p.hidden, p.eps);
+  const float inv = RmsBlockInverse(sq, partial, p.hidden, p.eps);
   uint4* out = reinterpret_cast<uint4*>(p.out + static_cast<int64_t>(t) * p.hidden);
 #pragma unroll
   for (int u = 0; u < UNITS; ++u) {
@@ -100,10 +97,7 @@ __global__ void __launch_bounds__(kThreads) AddRmsNormAnyKernel(AddRmsNormParams
     }
     sq = __fmaf_rn(v, v, sq);
   }
-  sq = RmsWarpSum(sq);
-  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sq;
-  __syncthreads();
-  const float inv = RmsInverse(partial, p.hidden, p.eps);
+  const float inv = RmsBlockInverse(sq, partial, p.hidden, p.eps);
   const float* normed = delta ? res_out : res;
   __half* out = p.out + static_cast<int64_t>(t) * p.hidden;
   for (int i = threadIdx.x; i < p.hidden; i += kThreads)

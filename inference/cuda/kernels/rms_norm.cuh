@@ -47,6 +47,15 @@ __device__ __forceinline__ float RmsInverse(const float* warp_sums, int hidden, 
   return rsqrtf(__fadd_rn(__fdiv_rn(total, static_cast<float>(hidden)), eps));
 }
 
+// inv for a CTA of kRmsLanes threads, thread t being lane t with its running sum sq: the warp sums into warp_sums
+// (kRmsWarps floats of shared memory), one barrier, then RmsInverse.
+__device__ __forceinline__ float RmsBlockInverse(float sq, float* warp_sums, int hidden, float eps) {
+  sq = RmsWarpSum(sq);
+  if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = sq;
+  __syncthreads();
+  return RmsInverse(warp_sums, hidden, eps);
+}
+
 // A unit of the output: the 8 halves of half(v * inv * weight).
 __device__ __forceinline__ uint4 RmsScale(const float (&v)[kRmsUnit], float inv, const uint4& weight) {
   const __half* wh = reinterpret_cast<const __half*>(&weight);

@@ -141,6 +141,9 @@ int W4A16GemmCounters(int m, int n);
 [[nodiscard]] absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p);
 void LaunchW4A16Gemm(const W4A16GemmParams& p, cudaStream_t stream);
 // The GEMM of one row (kind kNarrow, m = 1) whose input is `norm`'s; p.x is not read (may be null).
+// ValidateW4A16NormInput: the norm input's own rules for a row of k (W4A16NormInput above), also what a caller asks
+// before choosing this GEMM over AddRmsNorm then ValidateW4A16Gemm's.
+[[nodiscard]] absl::Status ValidateW4A16NormInput(const W4A16NormInput& norm, int k);
 [[nodiscard]] absl::Status ValidateW4A16GemmNorm(const W4A16GemmParams& p, const W4A16NormInput& norm);
 void LaunchW4A16GemmNorm(const W4A16GemmParams& p, const W4A16NormInput& norm, cudaStream_t stream);
 

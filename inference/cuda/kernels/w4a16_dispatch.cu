@@ -34,21 +34,10 @@ const std::vector<W4A16GemmEntry>& AllEntries() {
 bool Aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
 absl::Status ValidateNormInput(const W4A16GemmParams& p, const W4A16NormInput& n) {
-  if (!n.residual) return absl::InvalidArgumentError("w4a16 gemm: a norm input needs residual");
   if (p.kind != W4A16GemmKind::kNarrow || p.m != 1)
     return absl::InvalidArgumentError(
         absl::StrCat("w4a16 gemm: a norm input needs kind kNarrow and m=1 (m=", p.m, ")"));
-  if (p.k > kW4NormMaxK)
-    return absl::InvalidArgumentError(
-        absl::StrCat("w4a16 gemm: a norm input of k=", p.k, " exceeds ", kW4NormMaxK));
-  if (!n.weight || !(n.eps > 0) || (n.delta && !n.residual_out))
-    return absl::InvalidArgumentError("w4a16 gemm: a norm input needs weight, eps > 0 and, with delta, residual_out");
-  if (n.delta && n.residual_out == n.residual)
-    return absl::InvalidArgumentError(
-        "w4a16 gemm: a norm input's residual_out must be another buffer than residual (the CTAs read it)");
-  if (!Aligned16(n.residual) || !Aligned16(n.delta) || !Aligned16(n.residual_out) || !Aligned16(n.weight))
-    return absl::InvalidArgumentError("w4a16 gemm: a norm input's rows must be 16-byte aligned");
-  return absl::OkStatus();
+  return ValidateW4A16NormInput(n, p.k);
 }
 
 // The kernel of config c for p's shape, or why there is none.
@@ -122,6 +111,20 @@ absl::Status ValidateGemm(const W4A16GemmParams& p, const W4A16NormInput* norm) 
 }
 
 absl::Status ValidateW4A16Gemm(const W4A16GemmParams& p) { return ValidateGemm(p, nullptr); }
+
+absl::Status ValidateW4A16NormInput(const W4A16NormInput& n, int k) {
+  if (!n.residual) return absl::InvalidArgumentError("w4a16 gemm: a norm input needs residual");
+  if (k > kW4NormMaxK)
+    return absl::InvalidArgumentError(absl::StrCat("w4a16 gemm: a norm input of k=", k, " exceeds ", kW4NormMaxK));
+  if (!n.weight || !(n.eps > 0) || (n.delta && !n.residual_out))
+    return absl::InvalidArgumentError("w4a16 gemm: a norm input needs weight, eps > 0 and, with delta, residual_out");
+  if (n.delta && n.residual_out == n.residual)
+    return absl::InvalidArgumentError(
+        "w4a16 gemm: a norm input's residual_out must be another buffer than residual (the CTAs read it)");
+  if (!Aligned16(n.residual) || !Aligned16(n.delta) || !Aligned16(n.residual_out) || !Aligned16(n.weight))
+    return absl::InvalidArgumentError("w4a16 gemm: a norm input's rows must be 16-byte aligned");
+  return absl::OkStatus();
+}
 
 absl::Status ValidateW4A16GemmNorm(const W4A16GemmParams& p, const W4A16NormInput& norm) {
   return ValidateGemm(p, &norm);

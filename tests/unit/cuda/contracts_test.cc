@@ -137,6 +137,9 @@ TEST(W4A16Validate, NormInputNamesItsLimits) {
   g.kind = W4A16GemmKind::kNarrow;
   const W4A16GemmConfig registers{W4A16GemmKind::kNarrow, 1, 1, 1, 1, 2};
   EXPECT_TRUE(Mentions(LaunchW4A16GemmNormWith(g, n, registers, nullptr), "bulk-copy"));
+  // The norm input's own rules, as a caller asks them before choosing the norm GEMM (linear.cc).
+  EXPECT_TRUE(ValidateW4A16NormInput(n, 4096).ok()) << ValidateW4A16NormInput(n, 4096);
+  EXPECT_TRUE(Mentions(ValidateW4A16NormInput(n, 8192), "k=8192 exceeds 4096"));
 }
 
 TEST(W4A16Gemm, SplitsDependOnTheShapeOnlyAndStayInBounds) {
